@@ -1,0 +1,74 @@
+"""Validation of layer hyper-parameters, shared by every layer of cnnlab.
+
+Each check raises :class:`cnnlab.ConfigError` naming the parameter, its value and where it came from
+(``where``: the unit, block or layer spec), before any tensor is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+
+from cnnlab.errors import ConfigError
+
+__all__ = [
+    "require_int",
+    "require_positive",
+    "require_non_negative",
+    "require_divisible",
+    "require_choice",
+    "pair",
+]
+
+
+def _label(name: str, where: str | None) -> str:
+    return f"{where}: {name}" if where else name
+
+
+def require_int(name: str, value: object, where: str | None = None) -> int:
+    """Return ``value`` as an int; bools and floats are rejected."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ConfigError(f"{_label(name, where)} must be an integer, got {value!r}")
+    return int(value)
+
+
+def require_positive(name: str, value: object, where: str | None = None) -> int:
+    """An integer ≥ 1 (kernel size, stride, dilation, channels, groups)."""
+    v = require_int(name, value, where)
+    if v <= 0:
+        raise ConfigError(f"{_label(name, where)} must be ≥ 1, got {value!r}")
+    return v
+
+
+def require_non_negative(name: str, value: object, where: str | None = None) -> int:
+    """An integer ≥ 0 (padding, output_padding)."""
+    v = require_int(name, value, where)
+    if v < 0:
+        raise ConfigError(f"{_label(name, where)} must be ≥ 0, got {value!r}")
+    return v
+
+
+def require_divisible(
+    name: str, value: int, divisor_name: str, divisor: int, where: str | None = None
+) -> None:
+    """``value`` must be a multiple of ``divisor`` (e.g. channels by groups)."""
+    if value % divisor != 0:
+        raise ConfigError(
+            f"{_label(name, where)}={value} is not divisible by {divisor_name}={divisor}"
+        )
+
+
+def require_choice(name: str, value: object, choices: Sequence[object], where: str | None = None) -> None:
+    """``value`` must be one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{_label(name, where)} must be one of {list(choices)}, got {value!r}")
+
+
+def pair(name: str, value: object, where: str | None = None) -> tuple[int, int]:
+    """Expand an int or a 2-sequence into an (h, w) pair of ints, without validating the range."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != 2:
+            raise ConfigError(f"{_label(name, where)} must be an int or a pair (h, w), got {value!r}")
+        return require_int(name, value[0], where), require_int(name, value[1], where)
+    v = require_int(name, value, where)
+    return v, v
