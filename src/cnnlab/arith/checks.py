@@ -7,7 +7,7 @@ Each check raises :class:`cnnlab.ConfigError` naming the parameter, its value an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
+from numbers import Integral, Real
 
 from cnnlab.errors import ConfigError
 
@@ -18,6 +18,7 @@ __all__ = [
     "require_divisible",
     "require_choice",
     "pair",
+    "require_probability",
 ]
 
 
@@ -72,3 +73,10 @@ def pair(name: str, value: object, where: str | None = None) -> tuple[int, int]:
         return require_int(name, value[0], where), require_int(name, value[1], where)
     v = require_int(name, value, where)
     return v, v
+
+
+def require_probability(name: str, value: object, where: str | None = None) -> float:
+    """A real number in ``[0, 1)`` (drop probability: 1 would drop everything)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1:
+        raise ConfigError(f"{_label(name, where)} must be a number in [0, 1), got {value!r}")
+    return float(value)

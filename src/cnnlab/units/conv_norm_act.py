@@ -13,6 +13,7 @@ from cnnlab.arith.checks import (
     require_non_negative,
     require_positive,
 )
+from cnnlab.errors import ConfigError
 
 __all__ = ["ConvNormAct", "LayerFactory", "check_conv_args"]
 
@@ -45,6 +46,8 @@ def check_conv_args(
             require_non_negative("padding", v, where)
     else:
         require_choice("padding", padding, ("same", "valid"), where)
+        if padding == "same" and pair("stride", stride, where) != (1, 1):
+            raise ConfigError(f"{where}: padding='same' needs stride 1 (as in torch), got stride={stride!r}")
     require_choice("padding_mode", padding_mode, PADDING_MODES, where)
     require_divisible("in_channels", cin, "groups", g, where)
     require_divisible("out_channels", cout, "groups", g, where)
