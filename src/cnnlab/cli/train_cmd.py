@@ -1,0 +1,91 @@
+"""``cnnlab train MODEL --data NAME``: train a registered network; the same command runs DDP under torchrun."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cnnlab.errors import ConfigError
+
+__all__ = ["register", "train_command"]
+
+EXIT_CONFIG_ERROR = 2
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cnnlab train`` to the ``cnnlab`` app."""
+    app.command(name="train")(train_command)
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def run_training(model_name: str, data: str, out: Path | None, resume: bool, data_args: dict, config_args: dict,
+                 progress: bool = True):  # fmt: skip
+    """Build the loaders, the model and the config, then :func:`cnnlab.train.fit`; returns (result, folder)."""
+    import torch
+
+    import cnnlab
+    from cnnlab.data import make_loaders
+    from cnnlab.train import TrainConfig, fit
+
+    config = TrainConfig(**config_args)
+    bundle = make_loaders(data, config.batch_size, seed=config.seed, **data_args)
+    torch.manual_seed(config.seed)
+    model = cnnlab.create_model(model_name, num_classes=bundle.num_classes, in_chans=bundle.in_chans)
+    folder = out if out is not None else Path("runs") / f"{model_name}-{Path(str(data)).name}"
+    result = fit(model, bundle, config, out_dir=folder, resume=resume, progress=progress)
+    return result, folder
+
+
+def train_command(
+    model: str = typer.Argument(..., help="Registered model name (see `cnnlab list`)."),
+    data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist | digits | cifar10 | cifar100 | PATH of an ImageFolder tree."),
+    data_root: Path | None = typer.Option(None, "--data-root", help="Folder holding the dataset files (default: $CNNLAB_DATA, then /usr/share/datasets)."),
+    epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
+    batch_size: int = typer.Option(128, "--batch-size", help="Images per step and process."),
+    lr: float = typer.Option(0.05, "--lr", help="Peak learning rate."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd | adamw."),
+    momentum: float = typer.Option(0.9, "--momentum"),
+    weight_decay: float = typer.Option(5e-4, "--weight-decay"),
+    warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="Linear warm-up before the cosine decay."),
+    label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
+    amp: str = typer.Option("auto", "--amp", help="auto (fp16 on CUDA, off on CPU) | off | fp16 | bf16."),
+    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Default: on where it helps (CUDA)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL-DATA)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    image_size: int | None = typer.Option(None, "--image-size", help="Pad or resize images to this size, e.g. 32."),
+    in_chans: int | None = typer.Option(None, "--in-chans", help="Repeat grey images to this many channels, e.g. 3."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the train split held out for validation."),
+    seed: int = typer.Option(0, "--seed"),
+    limit_train: int | None = typer.Option(None, "--limit-train", help="Train on a seeded subset of this many images."),
+    limit_test: int | None = typer.Option(None, "--limit-test", help="Test on a seeded subset of this many images."),
+    download: bool = typer.Option(False, "--download", help="Fetch a missing built-in dataset (needs internet)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train MODEL on a dataset; metrics.jsonl, checkpoint.pt and result.json go to the run folder."""
+    console = Console(stderr=True)
+    data_args = dict(val_fraction=val_fraction, image_size=image_size, in_chans=in_chans, root=data_root,
+                     limit_train=limit_train, limit_test=limit_test, download=download)  # fmt: skip
+    config_args = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+                       weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
+                       amp=amp, channels_last=channels_last, device=device, seed=seed)  # fmt: skip
+    try:
+        result, folder = run_training(model, data, out, resume, data_args, config_args, progress)
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+    if _is_main_process():
+        best = "n/a" if result.best_val_acc is None else f"{result.best_val_acc:.4f}"
+        test = "n/a" if result.test_acc is None else f"{result.test_acc:.4f}"
+        Console().print(
+            f"{escape(model)} on {escape(data)}: test acc {test}, best val acc {best}, "
+            f"{result.images_per_second:,.0f} img/s ({result.world_size} process(es), {result.device})\n"
+            f"run folder: {escape(str(folder))}"
+        )

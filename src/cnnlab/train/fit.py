@@ -1,0 +1,229 @@
+"""``fit``: train a model on a :class:`cnnlab.data.DataBundle`, checkpointing every epoch, resumable,
+and data-parallel under ``torchrun`` (DistributedDataParallel; rank 0 alone writes files)."""
+
+from __future__ import annotations
+
+import copy
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnlab.errors import ConfigError
+from cnnlab.train.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from cnnlab.train.config import TrainConfig
+from cnnlab.train.device import Runtime, resolve_runtime
+from cnnlab.train.distributed import DistContext, broadcast_buffers, init_distributed
+from cnnlab.train.epoch import train_one_epoch
+from cnnlab.train.evaluate import evaluate_metrics
+from cnnlab.train.optim import build_optimizer, build_scheduler
+from cnnlab.train.progress import EpochProgress
+from cnnlab.train.result import TrainResult
+from cnnlab.train.run_files import RunFiles
+
+__all__ = ["fit", "EpochCallback"]
+
+CHECKPOINT_FORMAT = 1
+# called on every process after each epoch's checkpoint is written; returning True stops the run
+EpochCallback = Callable[[int, dict[str, Any]], Any]
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _check_resumable(state: dict[str, Any], config: TrainConfig, ctx: DistContext, path: Path) -> None:
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"{path} is not a cnnlab training checkpoint (format {state.get('format')!r})")
+    diff = config.differences(state["config"])
+    if state.get("world_size", 1) != ctx.world_size:
+        diff["world_size (processes)"] = (ctx.world_size, state.get("world_size", 1))
+    if diff:
+        listed = ", ".join(f"{k}: now {now!r}, checkpoint {then!r}" for k, (now, then) in diff.items())
+        raise ConfigError(f"cannot resume from {path}: the config differs in {listed}")
+
+
+def _restore(state, model, optimizer, scheduler, scaler, path: Path) -> None:
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise ConfigError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if scaler.is_enabled() and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    restore_rng_state(state["rng"])
+
+
+def _place(model: nn.Module, bundle, config: TrainConfig, runtime: Runtime, ctx: DistContext):
+    """Model on the device (and layout); loaders sharded for this process, data order seeded."""
+    model.to(runtime.device)
+    if runtime.channels_last:
+        model.to(memory_format=torch.channels_last)
+    train = bundle.train.shard(ctx.rank, ctx.world_size)
+    train.seed = config.seed
+    evals = {k: v.shard(ctx.rank, ctx.world_size) for k, v in (("val", bundle.val), ("test", bundle.test))
+             if v is not None}
+    if runtime.device.type == "cuda":  # small datasets: keep the uint8 pixels on the GPU
+        train = train.to(runtime.device)
+        evals = {k: v.to(runtime.device) for k, v in evals.items()}
+    return train, evals
+
+
+def _wrap_ddp(model: nn.Module, runtime: Runtime, ctx: DistContext) -> nn.Module:
+    if not ctx.enabled:
+        return model
+    ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def fit(
+    model: nn.Module,
+    bundle,
+    config: TrainConfig | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch_end: EpochCallback | None = None,
+) -> TrainResult:
+    """Train ``model`` (in place) on ``bundle.train``; validate each epoch, test once at the end.
+
+    With ``out_dir``: writes ``config.json``, one line per epoch to ``metrics.jsonl``, an atomic
+    ``checkpoint.pt`` after every epoch and ``result.json`` at the end. ``resume=True`` continues
+    from ``out_dir/checkpoint.pt`` (a fresh start when there is none) and gives the same metrics as
+    an uninterrupted run; a checkpoint made with another config is refused with a ConfigError.
+    ``on_epoch_end(epoch, record)`` runs after each checkpoint; returning True stops early.
+    A bundle whose ``test`` is None skips the test evaluation (``test_acc`` is then None).
+    """
+    config = config if config is not None else TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"fit: config must be a TrainConfig, got {type(config).__name__}")
+    if resume and out_dir is None:
+        raise ConfigError("fit: resume=True needs out_dir (the run folder holding checkpoint.pt)")
+    ctx = init_distributed(want_cuda=config.device != "cpu")
+    try:
+        return _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx)
+    finally:
+        ctx.close()
+
+
+def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) -> TrainResult:
+    runtime = resolve_runtime(config.device, config.amp, config.channels_last, ctx.local_rank)
+    files = RunFiles(out_dir) if out_dir is not None else None
+    writes = files is not None and ctx.is_main
+    train_loader, eval_loaders = _place(model, bundle, config, runtime, ctx)
+    if len(train_loader) == 0:
+        raise ConfigError(f"fit: batch_size={config.batch_size} leaves no full training batch")
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config, len(train_loader))
+    scaler = runtime.scaler()
+
+    history: list[dict[str, Any]] = []
+    state = None
+    if resume and files.checkpoint.is_file():
+        state = load_checkpoint(files.checkpoint)
+        _check_resumable(state, config, ctx, files.checkpoint)
+        _restore(state, model, optimizer, scheduler, scaler, files.checkpoint)
+        history = list(state["history"])
+    else:
+        _seed_everything(config.seed)
+    net = _wrap_ddp(model, runtime, ctx)
+    if writes:
+        files.root.mkdir(parents=True, exist_ok=True)
+        files.write_json(files.config, {"config": config.to_dict(), "model": type(model).__name__,
+                                        "data": bundle.name, "world_size": ctx.world_size})  # fmt: skip
+        files.reset_metrics(history)
+
+    started = time.perf_counter()
+    with EpochProgress(progress and ctx.is_main, config.epochs) as bar:
+        if state is not None:
+            bar.note(f"resuming {files.checkpoint} after epoch {state['epoch']}")
+        for epoch in range(len(history) + 1, config.epochs + 1):
+            train_loader.set_epoch(epoch)
+            bar.start_epoch(epoch, len(train_loader))
+            steps = (optimizer, scheduler, scaler)
+            record = _run_epoch(epoch, net, model, train_loader, eval_loaders.get("val"), steps, runtime, config, ctx, bar)
+            history.append(record)
+            bar.end_epoch(_summary(record))
+            if writes:
+                save_checkpoint(files.checkpoint, _checkpoint_state(epoch, model, optimizer, scheduler,
+                                                                    scaler, config, ctx, history))  # fmt: skip
+                files.append_metrics(record)
+            if on_epoch_end is not None and on_epoch_end(epoch, dict(record)) is True:
+                break
+        test = {"acc": None, "loss": None}
+        if "test" in eval_loaders:
+            broadcast_buffers(model, ctx)
+            test = evaluate_metrics(model, eval_loaders["test"], runtime, ctx)
+    result = _result(history, test, config, runtime, ctx, files, time.perf_counter() - started)
+    if writes:
+        files.write_json(files.result, result.to_dict())
+    return result
+
+
+def _run_epoch(epoch, net, model, train_loader, val_loader, steps, runtime, config, ctx, bar) -> dict[str, Any]:
+    """Train one epoch, then validate; the epoch's line of ``metrics.jsonl``."""
+    start = time.perf_counter()
+    optimizer, scheduler, scaler = steps
+    record: dict[str, Any] = {"epoch": epoch}
+    record.update(train_one_epoch(net, train_loader, optimizer, scheduler, scaler, runtime, config, ctx, bar))
+    broadcast_buffers(model, ctx)
+    if val_loader is not None:
+        val = evaluate_metrics(model, val_loader, runtime, ctx)
+        record.update(val_loss=val["loss"], val_acc=val["acc"])
+    record["lr"] = optimizer.param_groups[0]["lr"]
+    record["epoch_seconds"] = time.perf_counter() - start
+    return record
+
+
+def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, ctx, history) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+        # the data order of epoch e is rebuilt from (seed, e): see cnnlab.data.loader
+        "rng": capture_rng_state(),
+        "data_order": {"seed": config.seed, "next_epoch": epoch + 1},
+        "config": config.to_dict(),
+        "world_size": ctx.world_size,
+        "history": copy.deepcopy(history),
+    }
+
+
+def _summary(record: dict[str, Any]) -> str:
+    text = f"loss {record['train_loss']:.4f}  acc {record['train_acc']:.4f}"
+    if "val_acc" in record:
+        text += f"  val_acc {record['val_acc']:.4f}"
+    return text + f"  {record['images_per_second']:,.0f} img/s"
+
+
+def _result(history, test, config, runtime, ctx, files, seconds) -> TrainResult:
+    val_accs = [(h["val_acc"], h["epoch"]) for h in history if "val_acc" in h]
+    best_acc, best_epoch = max(val_accs, key=lambda t: t[0]) if val_accs else (None, None)
+    rates = [h["images_per_second"] for h in history]
+    return TrainResult(
+        history=history,
+        best_val_acc=best_acc,
+        best_epoch=best_epoch,
+        test_acc=test["acc"],
+        test_loss=test["loss"],
+        images_per_second=statistics.median(rates) if rates else 0.0,
+        epochs=len(history),
+        seconds=seconds,
+        config=config.to_dict(),
+        device=str(runtime.device),
+        world_size=ctx.world_size,
+        out_dir=None if files is None else str(files.root),
+        checkpoint_path=None if files is None else str(files.checkpoint),
+    )
