@@ -1,0 +1,199 @@
+"""The protocol every cnnlab network follows, and the pieces the family builders share.
+
+A network is ``stem`` → ``stages`` (an ``nn.Sequential`` of stages, each an ``nn.Sequential`` of blocks) →
+``head``; ``stage_specs`` is the plain-data table it was built from, ``feature_info`` one dict per stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.arith.checks import require_non_negative, require_positive
+from cnnlab.errors import ConfigError
+
+__all__ = [
+    "ClassifierHead",
+    "FeatureExtractor",
+    "ZooNet",
+    "check_drop_rate",
+    "init_weights",
+    "make_divisible",
+    "min_input_size",
+]
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to the nearest multiple of ``divisor``, never more than 10% down
+    (MobileNet V2's rounding of width-multiplied layers, as in TF-slim and torchvision)."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def check_drop_rate(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ConfigError(f"{where}: drop_rate must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def check_multiplier(name: str, value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 16.0:
+        raise ConfigError(f"{where}: {name} must be a number in (0, 16], got {value!r}")
+    return float(value)
+
+
+def min_input_size(ops: Sequence[tuple[int, int, int, bool]], limit: int = 4096) -> int:
+    """Smallest square input for which every spatial op of a chain gives an output of size ≥ 1.
+
+    ``ops``: ``(kernel, stride, padding, ceil_mode)`` of the ops on the network's main path, in order.
+    """
+    for size in range(1, limit + 1):
+        n = size
+        for kernel, stride, padding, ceil_mode in ops:
+            span = n + 2 * padding - kernel
+            if ceil_mode:  # torch's rule: windows may overhang the input but must start inside it
+                out = (span + stride - 1) // stride + 1
+                if (out - 1) * stride >= n + padding:
+                    out -= 1
+            else:
+                out = span // stride + 1 if span >= 0 else 0
+            if out < 1:
+                break
+            n = out
+        else:
+            return size
+    raise ConfigError(f"no input size up to {limit} fits this network")
+
+
+def init_weights(model: nn.Module) -> None:
+    """He (fan-out) init for convs, BN to identity, small normal for linears (as torchvision's ResNet)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
+class ClassifierHead(nn.Module):
+    """[1x1 conv →] global average pool → dropout → linear. ``num_classes=0`` gives pooled features.
+
+    Children: ``conv`` (optional), ``pool``, ``drop``, ``fc``.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0,
+                 conv: nn.Module | None = None, conv_features: int | None = None) -> None:
+        super().__init__()
+        self.conv = conv
+        if conv is not None:
+            in_features = conv_features or in_features
+        self.num_features = in_features
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(drop_rate)
+        self.reset(num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.num_classes = require_non_negative("num_classes", num_classes, "classifier head")
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if self.conv is not None:
+            x = self.conv(x)
+        x = torch.flatten(self.pool(x), 1)
+        x = self.drop(x)
+        return x if pre_logits else self.fc(x)
+
+
+class ZooNet(nn.Module):
+    """stem → stages → head, with the contract of docs/architecture.md ("Networks")."""
+
+    def __init__(self, stem: nn.Module, stages: nn.Sequential, head: nn.Module, *,
+                 stage_specs: Sequence[Any], feature_info: list[dict[str, Any]], in_chans: int,
+                 min_size: int = 1) -> None:
+        super().__init__()
+        self.stem = stem
+        self.stages = stages
+        self.head = head
+        self.stage_specs = list(stage_specs)
+        self.feature_info = feature_info
+        self.in_chans = in_chans
+        self.min_input_size = min_size
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    @property
+    def num_features(self) -> int:
+        return self.head.num_features
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.head.reset(num_classes)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ConfigError for a batch of the wrong rank, channel count or a too small image."""
+        if x.dim() != 4:
+            raise ConfigError(f"{type(self).__name__}: input must be (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_chans:
+            raise ConfigError(f"{type(self).__name__}: built for in_chans={self.in_chans}, "
+                              f"got an input with {x.shape[1]} channels")
+        if min(x.shape[-2:]) < self.min_input_size:
+            raise ConfigError(f"{type(self).__name__}: input {tuple(x.shape[-2:])} is smaller than the "
+                              f"minimum {self.min_input_size}x{self.min_input_size} this network accepts")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(x, torch.Tensor):  # not while torch.fx traces with proxies
+            self.check_input(x)
+        return self.stages(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class FeatureExtractor(nn.Module):
+    """``features_only=True``: returns the list of every stage's output; keeps ``feature_info``."""
+
+    def __init__(self, model: ZooNet) -> None:
+        super().__init__()
+        self.stem = model.stem
+        self.stages = model.stages
+        self.feature_info = model.feature_info
+        self.stage_specs = model.stage_specs
+        self.in_chans = model.in_chans
+        self.min_input_size = model.min_input_size
+        self._check = model.check_input
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if isinstance(x, torch.Tensor):
+            self._check(x)
+        x = self.stem(x)
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features
+
+
+def feature_info_for(stages: nn.Sequential, channels: Sequence[int], reductions: Sequence[int]) -> list[dict]:
+    return [{"num_chs": int(c), "reduction": int(r), "module": f"stages.{i}"}
+            for i, (c, r) in enumerate(zip(channels, reductions, strict=True))]
+
+
+def check_common(where: str, num_classes: object, in_chans: object, drop_rate: object) -> None:
+    require_non_negative("num_classes", num_classes, where)
+    require_positive("in_chans", in_chans, where)
+    check_drop_rate(drop_rate, where)

@@ -1,0 +1,123 @@
+"""Loading weights into cnnlab networks: cnnlab's own state dicts and other libraries' (keys converted).
+
+Each family registers converters (``torchvision``, ``timm``) that rename a foreign state dict's keys into
+cnnlab's; :func:`load_checkpoint` picks the one that fits, validates every key and shape *before* touching
+the model, and raises ConfigError listing what does not fit, leaving the model unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.errors import ConfigError
+
+__all__ = ["load_checkpoint", "read_state_dict", "register_converter", "regex_converter"]
+
+StateDict = dict[str, torch.Tensor]
+Converter = Callable[[StateDict, nn.Module], StateDict]
+
+_CONVERTERS: dict[str, dict[str, Converter]] = {}
+_SHOW = 5  # how many offending keys an error message lists
+
+
+def register_converter(family: str, source: str, converter: Converter) -> None:
+    """Make ``converter`` (foreign state dict, model) -> cnnlab state dict available for ``family``."""
+    _CONVERTERS.setdefault(family, {})[source] = converter
+
+
+def regex_converter(rules: list[tuple[str, str | Callable[[re.Match[str]], str]]]) -> Converter:
+    """A converter renaming each key by the first rule whose pattern matches it (``re.sub`` replacement)."""
+    compiled = [(re.compile(pattern), repl) for pattern, repl in rules]
+
+    def convert(state: StateDict, model: nn.Module) -> StateDict:
+        out: StateDict = {}
+        for key, value in state.items():
+            for pattern, repl in compiled:
+                if pattern.search(key):
+                    key = pattern.sub(repl, key, count=1)
+                    break
+            out[key] = value
+        return out
+
+    return convert
+
+
+def read_state_dict(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> StateDict:
+    """A state dict from a path (``torch.load(weights_only=True)``) or a mapping; unwraps
+    ``{"state_dict": ...}`` / ``{"model": ...}`` and DistributedDataParallel's ``module.`` prefix."""
+    if isinstance(checkpoint, (str, os.PathLike)):
+        if not os.path.isfile(checkpoint):
+            raise ConfigError(f"checkpoint file {os.fspath(checkpoint)!r} does not exist")
+        try:
+            loaded = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling errors of every kind
+            raise ConfigError(f"checkpoint {os.fspath(checkpoint)!r} could not be read as a torch file "
+                              f"with weights_only=True: {exc}") from exc
+    else:
+        loaded = checkpoint
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(f"checkpoint must be a state dict (a mapping of names to tensors), got "
+                          f"{type(loaded).__name__}")
+    for wrapper in ("state_dict", "model", "model_state_dict"):
+        inner = loaded.get(wrapper)
+        if isinstance(inner, Mapping) and not isinstance(inner, torch.Tensor):
+            loaded = inner
+            break
+    state: StateDict = {}
+    for key, value in loaded.items():
+        if not isinstance(value, torch.Tensor):
+            raise ConfigError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
+        state[key[7:] if str(key).startswith("module.") else str(key)] = value
+    return state
+
+
+def _problems(state: StateDict, model: nn.Module) -> tuple[list[str], list[str], list[str]]:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+              for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    return missing, unexpected, shapes
+
+
+def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike[str] | Mapping[str, Any],
+                    family: str | None = None) -> str:
+    """Load ``checkpoint`` into ``model`` strictly; return which key format it was in ("cnnlab", ...).
+
+    A model built under ``torch.device("meta")`` receives the checkpoint's tensors without copying, which
+    skips the random initialisation of large networks.
+    """
+    state = read_state_dict(checkpoint)
+    candidates: list[tuple[str, StateDict]] = [("cnnlab", state)]
+    for source, convert in _CONVERTERS.get(family or "", {}).items():
+        candidates.append((source, convert(state, model)))
+    best = None
+    for source, converted in candidates:
+        missing, unexpected, shapes = _problems(converted, model)
+        score = len(missing) + len(unexpected) + len(shapes)
+        if score == 0:
+            # a model built on the meta device takes the checkpoint's tensors as they are (fast loading)
+            on_meta = any(t.is_meta for t in model.state_dict().values())
+            with torch.no_grad():
+                model.load_state_dict(converted, strict=True, assign=on_meta)
+            return source
+        if best is None or score < best[0]:
+            best = (score, source, missing, unexpected, shapes)
+    assert best is not None
+    _, source, missing, unexpected, shapes = best
+    lines = [f"checkpoint does not fit {type(model).__name__} (closest key format: {source}); "
+             "the model was left unchanged"]
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
+        if keys:
+            more = f" … and {len(keys) - _SHOW} more" if len(keys) > _SHOW else ""
+            lines.append(f"  {label} ({len(keys)}): {', '.join(keys[:_SHOW])}{more}")
+    if shapes and all(".fc." in s or s.startswith("head.") for s in shapes):
+        lines.append("  (only the classifier differs: build with the checkpoint's num_classes, load, then "
+                     "call reset_classifier(n))")
+    raise ConfigError("\n".join(lines))

@@ -1,0 +1,191 @@
+"""GoogLeNet (Szegedy et al. 2015, Table 1): the torchvision build and the paper's.
+
+* ``googlenet`` — torchvision's: BN (eps 1e-3) after every conv, no LRN, a 3x3 conv in the "5x5" branch
+  (pytorch/vision#906), auxiliary classifiers only with ``aux_logits=True``. Weights load 1:1.
+* ``googlenet_paper`` — the paper's: a true 5x5 branch, convs with bias and no BN, LRN after the first
+  pool and after conv2 (as the reference Caffe model).
+
+Stages: inception (3a, 3b) | max-pool, (4a … 4e) | max-pool, (5a, 5b); the stem ends at stride 8.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from torch import nn
+
+from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks.inception import InceptionBlock
+from cnnlab.nets.base import ClassifierHead, ZooNet, check_common, check_drop_rate, min_input_size
+from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.nets.registry import register_variant
+from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
+
+__all__ = ["GOOGLENET_TABLE", "GoogLeNet", "GoogLeNetOutputs", "InceptionSpec", "build_googlenet"]
+
+GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
+
+
+@dataclass(frozen=True)
+class InceptionSpec:
+    """A row of Table 1: name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj."""
+
+    name: str
+    ch1x1: int
+    ch3x3red: int
+    ch3x3: int
+    ch5x5red: int
+    ch5x5: int
+    pool_proj: int
+
+    @property
+    def out_channels(self) -> int:
+        return self.ch1x1 + self.ch3x3 + self.ch5x5 + self.pool_proj
+
+
+# Table 1 of Szegedy et al. 2015, grouped by the stage they run in (stride 8, 16, 32).
+GOOGLENET_TABLE: list[list[InceptionSpec]] = [
+    [InceptionSpec("3a", 64, 96, 128, 16, 32, 32),
+     InceptionSpec("3b", 128, 128, 192, 32, 96, 64)],
+    [InceptionSpec("4a", 192, 96, 208, 16, 48, 64),
+     InceptionSpec("4b", 160, 112, 224, 24, 64, 64),
+     InceptionSpec("4c", 128, 128, 256, 24, 64, 64),
+     InceptionSpec("4d", 112, 144, 288, 32, 64, 64),
+     InceptionSpec("4e", 256, 160, 320, 32, 128, 128)],
+    [InceptionSpec("5a", 256, 160, 320, 32, 128, 128),
+     InceptionSpec("5b", 384, 192, 384, 48, 128, 128)],
+]
+
+
+class InceptionAux(nn.Module):
+    """Auxiliary classifier (Sec. 5): 5x5/3 avg-pool (here adaptive 4x4) → 1x1 conv 128 → fc 1024 → fc."""
+
+    def __init__(self, in_channels: int, num_classes: int, conv: partial, drop_rate: float = 0.7) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d((4, 4))
+        self.conv = conv(in_channels, 128, 1)
+        self.fc1 = nn.Linear(2048, 1024)
+        self.act = nn.ReLU(inplace=True)
+        self.drop = nn.Dropout(drop_rate)
+        self.fc2 = nn.Linear(1024, max(num_classes, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.fc2(self.drop(self.act(self.fc1(x))))
+
+
+class GoogLeNet(ZooNet):
+    """ZooNet whose training forward also returns the two auxiliary logits when ``aux1``/``aux2`` exist."""
+
+    aux1: InceptionAux | None
+    aux2: InceptionAux | None
+
+    def reset_classifier(self, num_classes: int) -> None:
+        super().reset_classifier(num_classes)
+        for aux in (self.aux1, self.aux2):
+            if aux is not None:
+                aux.fc2 = nn.Linear(aux.fc2.in_features, max(num_classes, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
+        if self.aux1 is None or not self.training:
+            return super().forward(x)
+        if isinstance(x, torch.Tensor):
+            self.check_input(x)
+        x = self.stages[0](self.stem(x))
+        aux1 = aux2 = None
+        for i, module in enumerate(self.stages[1]):
+            x = module(x)
+            if i == 1:  # after 4a
+                aux1 = self.aux1(x)
+            elif i == 4:  # after 4d
+                aux2 = self.aux2(x)
+        x = self.stages[2](x)
+        return GoogLeNetOutputs(self.forward_head(x), aux2, aux1)
+
+
+def build_googlenet(
+    *,
+    kernel_5x5: int = 3,
+    batch_norm: bool = True,
+    lrn: bool = False,
+    aux_logits: bool = False,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_rate: float = 0.2,
+    aux_drop_rate: float = 0.7,
+    norm_layer: LayerFactory | None = partial(nn.BatchNorm2d, eps=0.001),
+    act_layer: LayerFactory | None = ReLU,
+) -> GoogLeNet:
+    """Build GoogLeNet from :data:`GOOGLENET_TABLE`."""
+    where = "build_googlenet"
+    check_common(where, num_classes, in_chans, drop_rate)
+    check_drop_rate(aux_drop_rate, where)
+    check_norm_act(where, norm_layer, act_layer)
+    norm = norm_layer if batch_norm else None
+    conv = partial(ConvNormAct, norm_layer=norm, act_layer=act_layer)
+
+    def pool(k: int = 3) -> nn.MaxPool2d:
+        return nn.MaxPool2d(k, stride=2, ceil_mode=True)
+
+    stem = nn.Sequential()
+    stem.add_module("conv1", conv(in_chans, 64, 7, 2, 3))
+    stem.add_module("pool1", pool())
+    if lrn:
+        stem.add_module("lrn1", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+    stem.add_module("conv2", conv(64, 64, 1))
+    stem.add_module("conv3", conv(64, 192, 3, 1, 1))
+    if lrn:
+        stem.add_module("lrn2", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
+    stem.add_module("pool2", pool())
+    ops = [(7, 2, 3, False), (3, 2, 0, True), (3, 2, 0, True)]
+    stages, cin, channels = nn.Sequential(), 192, []
+    for s, rows in enumerate(GOOGLENET_TABLE):
+        stage = nn.Sequential()
+        if s > 0:
+            stage.add_module("pool", pool(3 if s == 1 else 2))
+            ops.append((3, 2, 0, True) if s == 1 else (2, 2, 0, True))
+        for row in rows:
+            stage.add_module(f"inception{row.name}", InceptionBlock(
+                cin, row.out_channels, 1, ch1x1=row.ch1x1, ch3x3red=row.ch3x3red, ch3x3=row.ch3x3,
+                ch5x5red=row.ch5x5red, ch5x5=row.ch5x5, pool_proj=row.pool_proj, kernel_5x5=kernel_5x5,
+                norm_layer=norm, act_layer=act_layer))
+            cin = row.out_channels
+        stages.add_module(str(s), stage)
+        channels.append(cin)
+    feature_info = [{"num_chs": c, "reduction": r, "module": f"stages.{i}"}
+                    for i, (c, r) in enumerate(zip(channels, (8, 16, 32), strict=True))]
+    model = GoogLeNet(stem, stages, ClassifierHead(cin, num_classes, drop_rate),
+                      stage_specs=GOOGLENET_TABLE, feature_info=feature_info, in_chans=in_chans,
+                      min_size=min_input_size(ops))
+    model.aux1 = InceptionAux(512, num_classes, conv, aux_drop_rate) if aux_logits else None
+    model.aux2 = InceptionAux(528, num_classes, conv, aux_drop_rate) if aux_logits else None
+    for m in model.modules():  # torchvision's GoogLeNet init: truncated normal, std 0.01
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def _inception(m: object) -> str:
+    stage = {"3": 0, "4": 1, "5": 2}[m[1]]  # type: ignore[index]
+    return f"stages.{stage}.inception{m[1]}{m[2]}."  # type: ignore[index]
+
+
+register_converter("googlenet", "torchvision", regex_converter([
+    (r"^conv([123])\.", r"stem.conv\1."),
+    (r"^inception([345])([a-e])\.", _inception),
+    (r"^fc\.", "head.fc."),
+]))
+
+_PAPER = "Szegedy et al. 2015, Going Deeper with Convolutions (Table 1)"
+register_variant("googlenet", build_googlenet, family="googlenet",
+                 paper=_PAPER + ", torchvision build (BN, 3x3 in the 5x5 branch)")
+register_variant("googlenet_paper", build_googlenet, family="googlenet", paper=_PAPER + ", as published",
+                 kernel_5x5=5, batch_norm=False, lrn=True)

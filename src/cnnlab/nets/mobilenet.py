@@ -1,0 +1,220 @@
+"""MobileNet V1 (Howard et al. 2017, Table 1) and V2 (Sandler et al. 2018, Table 2).
+
+Width multiplier α scales every layer's channels; V2 rounds them to a multiple of 8 (``make_divisible``,
+as the paper's reference code and torchvision), V1 likewise (equal to α·c for the paper's α values).
+Both accept any input resolution (the ρ multiplier is just the input size).
+V1 uses ReLU6 and a plain pool → fc head, like timm's ``mobilenetv1_100`` (whose weights load 1:1); pass
+``act_layer=nn.ReLU`` for the paper's ReLU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cnnlab.arith.checks import require_positive
+from cnnlab.blocks._common import ReLU6, check_norm_act
+from cnnlab.blocks.mobilenet import DepthwiseSeparableBlock, InvertedResidual
+from cnnlab.errors import ConfigError
+from cnnlab.nets.base import (
+    ClassifierHead,
+    ZooNet,
+    check_common,
+    check_multiplier,
+    feature_info_for,
+    make_divisible,
+)
+from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.nets.registry import register_variant
+from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
+
+__all__ = ["MOBILENET_V1_TABLE", "MOBILENET_V2_TABLE", "MobileNetStage", "build_mobilenet_v1",
+           "build_mobilenet_v2"]
+
+
+@dataclass(frozen=True)
+class MobileNetStage:
+    """A row of the paper's table: expansion t (1 for V1), output channels c, repeats n, first stride s."""
+
+    t: float
+    c: int
+    n: int
+    s: int
+
+
+# Howard et al. 2017, Table 1, after the 3x3/2 stem of 32: (t, c, n, s), each row a depthwise-separable run.
+MOBILENET_V1_TABLE = [
+    MobileNetStage(1, 64, 1, 1),
+    MobileNetStage(1, 128, 2, 2),
+    MobileNetStage(1, 256, 2, 2),
+    MobileNetStage(1, 512, 6, 2),
+    MobileNetStage(1, 1024, 2, 2),
+]
+
+# Sandler et al. 2018, Table 2: t, c, n, s after the 3x3/2 stem of 32; then 1x1 conv 1280, pool, fc.
+MOBILENET_V2_TABLE = [
+    MobileNetStage(1, 16, 1, 1),
+    MobileNetStage(6, 24, 2, 2),
+    MobileNetStage(6, 32, 3, 2),
+    MobileNetStage(6, 64, 4, 2),
+    MobileNetStage(6, 96, 3, 1),
+    MobileNetStage(6, 160, 3, 2),
+    MobileNetStage(6, 320, 1, 1),
+]
+
+
+def _check_table(table: Sequence[MobileNetStage], where: str) -> list[MobileNetStage]:
+    if not isinstance(table, Sequence) or not table:
+        raise ConfigError(f"{where}: stage_table must be a non-empty list of MobileNetStage, got {table!r}")
+    for i, row in enumerate(table):
+        if not isinstance(row, MobileNetStage):
+            raise ConfigError(f"{where}: stage_table rows must be MobileNetStage(t, c, n, s), got {row!r}")
+        for name in ("c", "n", "s"):
+            require_positive(name, getattr(row, name), f"{where} stage_table[{i}]")
+        if isinstance(row.t, bool) or not isinstance(row.t, (int, float)) or row.t < 1:
+            raise ConfigError(f"{where} stage_table[{i}]: expansion t must be a number ≥ 1, got {row.t!r}")
+    return list(table)
+
+
+def _build(stem: nn.Module, stem_channels: int, table: list[MobileNetStage], block: str, width: float,
+           head: ClassifierHead, norm_layer: LayerFactory | None, act_layer: LayerFactory | None,
+           in_chans: int) -> tuple[ZooNet, int]:
+    stages, channels, reductions = nn.Sequential(), [], []
+    cin, reduction = stem_channels, 2
+    for row in table:
+        cout = make_divisible(row.c * width, 8)
+        blocks = nn.Sequential()
+        for j in range(row.n):
+            stride = row.s if j == 0 else 1
+            if block == "ds":
+                b: nn.Module = DepthwiseSeparableBlock(cin, cout, stride, norm_layer=norm_layer, act_layer=act_layer)
+            else:
+                b = InvertedResidual(cin, cout, stride, row.t, norm_layer=norm_layer, act_layer=act_layer)
+            blocks.add_module(str(j), b)
+            cin = cout
+        stages.add_module(str(len(stages)), blocks)
+        reduction *= row.s
+        channels.append(cout)
+        reductions.append(reduction)
+    model = ZooNet(stem, stages, head, stage_specs=table,
+                   feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans)
+    return model, cin
+
+
+def _init(model: nn.Module) -> None:  # torchvision's MobileNet init
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
+def build_mobilenet_v1(
+    *,
+    width_multiplier: float = 1.0,
+    stage_table: Sequence[MobileNetStage] = MOBILENET_V1_TABLE,
+    stem_channels: int = 32,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_rate: float = 0.0,
+    norm_layer: LayerFactory | None = nn.BatchNorm2d,
+    act_layer: LayerFactory | None = ReLU6,
+) -> ZooNet:
+    """MobileNet V1: 3x3/2 conv stem, then depthwise-separable blocks per :data:`MOBILENET_V1_TABLE`."""
+    where = "build_mobilenet_v1"
+    check_common(where, num_classes, in_chans, drop_rate)
+    check_norm_act(where, norm_layer, act_layer)
+    width = check_multiplier("width_multiplier", width_multiplier, where)
+    table = _check_table(stage_table, where)
+    c0 = make_divisible(require_positive("stem_channels", stem_channels, where) * width, 8)
+    stem = ConvNormAct(in_chans, c0, 3, 2, 1, norm_layer=norm_layer, act_layer=act_layer)
+    last = make_divisible(table[-1].c * width, 8)
+    model, _ = _build(stem, c0, table, "ds", width, ClassifierHead(last, num_classes, drop_rate),
+                      norm_layer, act_layer, in_chans)
+    _init(model)
+    return model
+
+
+def build_mobilenet_v2(
+    *,
+    width_multiplier: float = 1.0,
+    stage_table: Sequence[MobileNetStage] = MOBILENET_V2_TABLE,
+    stem_channels: int = 32,
+    last_channels: int = 1280,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_rate: float = 0.2,
+    norm_layer: LayerFactory | None = nn.BatchNorm2d,
+    act_layer: LayerFactory | None = ReLU6,
+) -> ZooNet:
+    """MobileNet V2: stem, inverted residuals per :data:`MOBILENET_V2_TABLE`, head 1x1 conv (``head.conv``,
+    1280·max(1, α) channels) → pool → dropout → fc."""
+    where = "build_mobilenet_v2"
+    check_common(where, num_classes, in_chans, drop_rate)
+    check_norm_act(where, norm_layer, act_layer)
+    width = check_multiplier("width_multiplier", width_multiplier, where)
+    table = _check_table(stage_table, where)
+    c0 = make_divisible(require_positive("stem_channels", stem_channels, where) * width, 8)
+    c_last = make_divisible(require_positive("last_channels", last_channels, where) * max(1.0, width), 8)
+    stem = ConvNormAct(in_chans, c0, 3, 2, 1, norm_layer=norm_layer, act_layer=act_layer)
+    c_stages = make_divisible(table[-1].c * width, 8)
+    head_conv = ConvNormAct(c_stages, c_last, 1, 1, 0, norm_layer=norm_layer, act_layer=act_layer)
+    head = ClassifierHead(c_stages, num_classes, drop_rate, conv=head_conv, conv_features=c_last)
+    model, _ = _build(stem, c0, table, "ir", width, head, norm_layer, act_layer, in_chans)
+    _init(model)
+    return model
+
+
+def _v2_from_torchvision(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """torchvision numbers blocks ``features.1 … features.17`` in order; its inner ``conv.<i>`` indices
+    depend on whether the block has an expansion conv."""
+    names = {"features.0.0": "stem.conv", "features.0.1": "stem.bn", "classifier.1": "head.fc"}
+    index = 1
+    for s, stage in enumerate(model.stages):
+        for j, block in enumerate(stage):
+            p, q = f"features.{index}.conv", f"stages.{s}.{j}"
+            if block.has_expand:
+                names.update({f"{p}.0.0": f"{q}.expand.conv", f"{p}.0.1": f"{q}.expand.bn",
+                              f"{p}.1.0": f"{q}.dw.conv", f"{p}.1.1": f"{q}.dw.bn",
+                              f"{p}.2": f"{q}.project.conv", f"{p}.3": f"{q}.project.bn"})
+            else:
+                names.update({f"{p}.0.0": f"{q}.dw.conv", f"{p}.0.1": f"{q}.dw.bn",
+                              f"{p}.1": f"{q}.project.conv", f"{p}.2": f"{q}.project.bn"})
+            index += 1
+    names.update({f"features.{index}.0": "head.conv.conv", f"features.{index}.1": "head.conv.bn"})
+    out = {}
+    for key, value in state.items():
+        prefix, _, leaf = key.rpartition(".")
+        out[f"{names.get(prefix, prefix)}.{leaf}"] = value
+    return out
+
+
+register_converter("mobilenet_v2", "torchvision", _v2_from_torchvision)
+# timm's EfficientNet-style mobilenetv1_100 keys.
+register_converter("mobilenet_v1", "timm", regex_converter([
+    (r"^conv_stem\.", "stem.conv."),
+    (r"^bn1\.", "stem.bn."),
+    (r"^blocks\.(\d+)\.(\d+)\.conv_dw\.", r"stages.\1.\2.dw.conv."),
+    (r"^blocks\.(\d+)\.(\d+)\.bn1\.", r"stages.\1.\2.dw.bn."),
+    (r"^blocks\.(\d+)\.(\d+)\.conv_pw\.", r"stages.\1.\2.pw.conv."),
+    (r"^blocks\.(\d+)\.(\d+)\.bn2\.", r"stages.\1.\2.pw.bn."),
+    (r"^classifier\.", "head.fc."),
+]))
+
+register_variant("mobilenet_v1", build_mobilenet_v1, family="mobilenet_v1",
+                 paper="Howard et al. 2017, MobileNets (Table 1)")
+for _alpha in ("075", "050", "025"):  # Table 6: width multipliers 0.75, 0.5, 0.25
+    register_variant(f"mobilenet_v1_{_alpha}", build_mobilenet_v1, family="mobilenet_v1",
+                     paper=f"Howard et al. 2017, MobileNets (Table 6, α={int(_alpha) / 100:g})",
+                     width_multiplier=int(_alpha) / 100)
+register_variant("mobilenet_v2", build_mobilenet_v2, family="mobilenet_v2",
+                 paper="Sandler et al. 2018, MobileNetV2 (Table 2)")

@@ -1,0 +1,209 @@
+"""ResNet, its v1 / v1.5 / wide / ResNeXt members and the lecture's small-input ResNet-18 variants.
+
+Stage table: He et al. 2016, Table 1 (conv2_x … conv5_x); ResNeXt: Xie et al. 2017, Table 1 (the same table
+with a grouped 3x3, C = ``groups``, bottleneck width ``width_per_group`` × C for the first stage). Wide
+ResNets here are torchvision's (bottleneck twice as wide), not the CIFAR WRN-d-k of the WRN paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from cnnlab.arith.checks import require_choice, require_int, require_positive
+from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks.resnet import BasicBlock, Bottleneck
+from cnnlab.errors import ConfigError
+from cnnlab.nets.base import (
+    ClassifierHead,
+    ZooNet,
+    check_common,
+    feature_info_for,
+    init_weights,
+    min_input_size,
+)
+from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.nets.registry import register_variant
+from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
+
+__all__ = ["RESNET_DEPTHS", "ResNetStage", "build_resnet", "resnet_stages"]
+
+
+@dataclass(frozen=True)
+class ResNetStage:
+    """One row of ResNet Table 1: ``depth`` blocks, the first with ``stride``."""
+
+    block: str  # "basic" (two 3x3) or "bottleneck" (1x1, 3x3, 1x1)
+    depth: int
+    out_channels: int
+    stride: int
+    mid_channels: int | None = None  # bottleneck width (the 3x3's channels); None for basic blocks
+    groups: int = 1  # grouped 3x3: ResNeXt's cardinality C
+
+
+# Table 1 of He et al. 2016: block type and blocks per stage (conv2_x … conv5_x).
+RESNET_DEPTHS: dict[int, tuple[str, tuple[int, ...]]] = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+
+
+def resnet_stages(block: str, depths: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512),
+                  groups: int = 1, width_per_group: int = 64) -> list[ResNetStage]:
+    """The stage table: ``widths`` are Table 1's 3x3 widths (64 … 512); a bottleneck stage outputs 4×."""
+    where = "resnet stage table"
+    require_choice("block", block, ("basic", "bottleneck"), where)
+    if not isinstance(depths, Sequence) or isinstance(depths, str) or len(depths) == 0:
+        raise ConfigError(f"{where}: depths must be a non-empty sequence of ints, got {depths!r}")
+    if not isinstance(widths, Sequence) or isinstance(widths, str) or len(widths) != len(depths):
+        raise ConfigError(f"{where}: widths must be a sequence as long as depths ({len(depths)}), got {widths!r}")
+    for d in depths:
+        require_positive("depths[i]", d, where)
+    for w in widths:
+        require_positive("widths[i]", w, where)
+    groups = require_positive("groups", groups, where)
+    width_per_group = require_positive("width_per_group", width_per_group, where)
+    if block == "basic" and (groups != 1 or width_per_group != 64):
+        raise ConfigError(f"{where}: BasicBlock supports only groups=1, width_per_group=64, got "
+                          f"groups={groups}, width_per_group={width_per_group}")
+    stages = []
+    for i, (depth, width) in enumerate(zip(depths, widths, strict=True)):
+        stride = 1 if i == 0 else 2
+        if block == "basic":
+            stages.append(ResNetStage("basic", depth, width, stride))
+        else:
+            mid = int(width * (width_per_group / 64.0)) * groups
+            if mid < 1:
+                raise ConfigError(f"{where}: widths[{i}]={width} with width_per_group={width_per_group} gives "
+                                  f"a bottleneck of {mid} channels")
+            stages.append(ResNetStage("bottleneck", depth, width * Bottleneck.expansion, stride, mid, groups))
+    return stages
+
+
+def _stem(kind: str, in_chans: int, width: int, stride: int, pool: bool,
+          norm_layer: LayerFactory | None, act_layer: LayerFactory | None) -> tuple[nn.Sequential, list]:
+    """``"7x7"``: conv 7x7/stride → 3x3/2 max-pool (Table 1, conv1). ``"root"``: three 3x3/1 convs →
+    2x2/2 max-pool (ScratchDet's Root-ResNet). Returns the stem and its spatial ops for the size check."""
+    stem = nn.Sequential()
+    if kind == "7x7":
+        stem.add_module("conv1", ConvNormAct(in_chans, width, 7, stride, 3, norm_layer=norm_layer,
+                                             act_layer=act_layer))
+        ops = [(7, stride, 3, False)]
+        if pool:
+            stem.add_module("pool", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+            ops.append((3, 2, 1, False))
+    else:
+        for i in range(3):
+            stem.add_module(f"conv{i + 1}", ConvNormAct(in_chans if i == 0 else width, width, 3, stride if i == 0
+                                                        else 1, 1, norm_layer=norm_layer, act_layer=act_layer))
+        ops = [(3, stride, 1, False)]
+        if pool:
+            stem.add_module("pool", nn.MaxPool2d(kernel_size=2, stride=2))
+            ops.append((2, 2, 0, False))
+    return stem, ops
+
+
+def build_resnet(
+    *,
+    block: str = "bottleneck",
+    depths: Sequence[int] = (3, 4, 6, 3),
+    widths: Sequence[int] = (64, 128, 256, 512),
+    groups: int = 1,
+    width_per_group: int = 64,
+    stride_on: str = "3x3",
+    stem: str = "7x7",
+    stem_width: int = 64,
+    stem_stride: int = 2,
+    stem_pool: bool = True,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_rate: float = 0.0,
+    zero_init_residual: bool = False,
+    norm_layer: LayerFactory | None = nn.BatchNorm2d,
+    act_layer: LayerFactory | None = ReLU,
+) -> ZooNet:
+    """Build a ResNet / ResNeXt / wide ResNet from its stage table (see :func:`resnet_stages`).
+
+    ``stride_on``: "3x3" (v1.5, torchvision) or "1x1" (the paper, v1), see ``cnnlab.blocks.resnet``.
+    ``zero_init_residual``: start each residual branch's last BN at γ = 0 (Goyal et al. 2017).
+    """
+    where = "build_resnet"
+    check_common(where, num_classes, in_chans, drop_rate)
+    check_norm_act(where, norm_layer, act_layer)
+    require_choice("stem", stem, ("7x7", "root"), where)
+    require_choice("stem_stride", require_int("stem_stride", stem_stride, where), (1, 2), where)
+    require_positive("stem_width", stem_width, where)
+    require_choice("stride_on", stride_on, ("3x3", "1x1"), where)
+    specs = resnet_stages(block, depths, widths, groups, width_per_group)
+    stem_module, ops = _stem(stem, in_chans, stem_width, stem_stride, bool(stem_pool), norm_layer, act_layer)
+    reduction = stem_stride * (2 if stem_pool else 1)
+    stages, channels, reductions = nn.Sequential(), [], []
+    cin = stem_width
+    for spec in specs:
+        blocks = nn.Sequential()
+        for j in range(spec.depth):
+            stride = spec.stride if j == 0 else 1
+            if spec.block == "basic":
+                b = BasicBlock(cin, spec.out_channels, stride, norm_layer=norm_layer, act_layer=act_layer)
+            else:
+                b = Bottleneck(cin, spec.out_channels, stride, spec.mid_channels, spec.groups, stride_on,
+                               norm_layer=norm_layer, act_layer=act_layer)
+            blocks.add_module(str(j), b)
+            cin = spec.out_channels
+        stages.add_module(str(len(stages)), blocks)
+        reduction *= spec.stride
+        channels.append(cin)
+        reductions.append(reduction)
+        ops.append((3, spec.stride, 1, False))
+    head = ClassifierHead(cin, num_classes, drop_rate)
+    model = ZooNet(stem_module, stages, head, stage_specs=specs,
+                   feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans,
+                   min_size=min_input_size(ops))
+    init_weights(model)
+    if zero_init_residual:
+        for m in model.modules():
+            norm = m.last_norm() if isinstance(m, (BasicBlock, Bottleneck)) else None
+            if norm is not None and getattr(norm, "weight", None) is not None:
+                nn.init.zeros_(norm.weight)
+    return model
+
+
+# torchvision's (and timm's) ResNet keys -> cnnlab's.
+register_converter("resnet", "torchvision", regex_converter([
+    (r"^conv1\.", "stem.conv1.conv."),
+    (r"^bn1\.", "stem.conv1.bn."),
+    (r"^layer(\d+)\.(\d+)\.conv(\d)\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.conv{m[3]}.conv."),
+    (r"^layer(\d+)\.(\d+)\.bn(\d)\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.conv{m[3]}.bn."),
+    (r"^layer(\d+)\.(\d+)\.downsample\.0\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.shortcut.conv."),
+    (r"^layer(\d+)\.(\d+)\.downsample\.1\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}.shortcut.bn."),
+    (r"^fc\.", "head.fc."),
+]))
+
+_RESNET = "He et al. 2016, Deep Residual Learning (Table 1)"
+_V1 = "He et al. 2016 (Table 1), stride on the 1x1 as in the paper"
+_WIDE = "Zagoruyko & Komodakis 2016, Wide ResNets (torchvision's 2x-wide bottleneck)"
+_RESNEXT = "Xie et al. 2017, Aggregated Residual Transformations (Table 1)"
+_SCRATCHDET = "Zhu et al. 2019, ScratchDet (ResNet-18 variants, Fig. 4)"
+
+
+def _register(name: str, paper: str, depth: int, **defaults: object) -> None:
+    block, depths = RESNET_DEPTHS[depth]
+    register_variant(name, build_resnet, family="resnet", paper=paper, block=block, depths=depths, **defaults)
+
+
+for _depth in (18, 34, 50, 101, 152):
+    _register(f"resnet{_depth}", _RESNET + (", v1.5: stride on the 3x3" if _depth >= 50 else ""), _depth)
+for _depth in (50, 101, 152):
+    _register(f"resnet{_depth}_v1", _V1, _depth, stride_on="1x1")
+_register("wide_resnet50_2", _WIDE, 50, width_per_group=128)
+_register("wide_resnet101_2", _WIDE, 101, width_per_group=128)
+_register("resnext50_32x4d", _RESNEXT, 50, groups=32, width_per_group=4)
+_register("resnext101_32x8d", _RESNEXT, 101, groups=32, width_per_group=8)
+_register("resnet18_a", _SCRATCHDET + ": no first max-pool", 18, stem_pool=False)
+_register("resnet18_b", _SCRATCHDET + ": first conv stride 1", 18, stem_stride=1)
+_register("root_resnet18", _SCRATCHDET + ": root stem, three 3x3 convs", 18, stem="root", stem_stride=1)

@@ -1,0 +1,99 @@
+"""ShuffleNet V1 (Zhang et al. 2018, Table 1): 3x3/2 conv 24 → 3x3/2 max-pool → stages 2-4 of ShuffleUnits.
+
+Output channels per stage depend on the group count g (Table 1 columns); the scale factor s multiplies
+them (``ShuffleNet s×``). The first unit of Stage 2 keeps its first 1x1 dense (24 input channels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from cnnlab.arith.checks import require_choice, require_positive
+from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks.shufflenet import ShuffleUnit
+from cnnlab.errors import ConfigError
+from cnnlab.nets.base import (
+    ClassifierHead,
+    ZooNet,
+    check_common,
+    check_multiplier,
+    feature_info_for,
+    init_weights,
+)
+from cnnlab.nets.registry import register_variant
+from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
+
+__all__ = ["SHUFFLENET_CHANNELS", "SHUFFLENET_DEPTHS", "ShuffleStage", "build_shufflenet_v1"]
+
+
+@dataclass(frozen=True)
+class ShuffleStage:
+    out_channels: int
+    repeats: int  # units; the first has stride 2
+    groups: int
+
+
+# Table 1: output channels of Stages 2, 3, 4 for g = 1, 2, 3, 4, 8 (complexity ~140 MFLOPs at 1x).
+SHUFFLENET_CHANNELS: dict[int, tuple[int, int, int]] = {
+    1: (144, 288, 576),
+    2: (200, 400, 800),
+    3: (240, 480, 960),
+    4: (272, 544, 1088),
+    8: (384, 768, 1536),
+}
+SHUFFLENET_DEPTHS = (4, 8, 4)  # Table 1: repeats of Stages 2, 3, 4
+
+
+def build_shufflenet_v1(
+    *,
+    groups: int = 3,
+    scale: float = 1.0,
+    depths: Sequence[int] = SHUFFLENET_DEPTHS,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_rate: float = 0.0,
+    norm_layer: LayerFactory | None = nn.BatchNorm2d,
+    act_layer: LayerFactory | None = ReLU,
+) -> ZooNet:
+    """Build ShuffleNet ``scale``× (g = ``groups``) from Table 1."""
+    where = "build_shufflenet_v1"
+    check_common(where, num_classes, in_chans, drop_rate)
+    check_norm_act(where, norm_layer, act_layer)
+    require_choice("groups", groups, tuple(SHUFFLENET_CHANNELS), where)
+    scale = check_multiplier("scale", scale, where)
+    if not isinstance(depths, Sequence) or len(depths) != 3:
+        raise ConfigError(f"{where}: depths must be three repeat counts (Stages 2-4), got {depths!r}")
+    for d in depths:
+        require_positive("depths[i]", d, where)
+    # channels scaled and kept divisible by 4·g (bottleneck = out/4, split into g groups)
+    unit = 4 * groups
+    specs = [ShuffleStage(max(unit, int(round(c * scale / unit)) * unit), d, groups)
+             for c, d in zip(SHUFFLENET_CHANNELS[groups], depths, strict=True)]
+    stem_width = 24
+    stem = nn.Sequential()
+    stem.add_module("conv1", ConvNormAct(in_chans, stem_width, 3, 2, 1, norm_layer=norm_layer,
+                                         act_layer=act_layer))
+    stem.add_module("pool", nn.MaxPool2d(3, 2, 1))
+    stages, cin, channels = nn.Sequential(), stem_width, []
+    for s, spec in enumerate(specs):
+        blocks = nn.Sequential()
+        for j in range(spec.repeats):
+            blocks.add_module(str(j), ShuffleUnit(
+                cin, spec.out_channels, 2 if j == 0 else 1, groups, first_grouped=not (s == 0 and j == 0),
+                norm_layer=norm_layer, act_layer=act_layer))
+            cin = spec.out_channels
+        stages.add_module(str(s), blocks)
+        channels.append(cin)
+    model = ZooNet(stem, stages, ClassifierHead(cin, num_classes, drop_rate), stage_specs=specs,
+                   feature_info=feature_info_for(stages, channels, (8, 16, 32)), in_chans=in_chans)
+    init_weights(model)
+    return model
+
+
+_PAPER = "Zhang et al. 2018, ShuffleNet (Table 1, g={})"
+for _g in (3, 8):
+    register_variant(f"shufflenet_v1_g{_g}", build_shufflenet_v1, family="shufflenet", paper=_PAPER.format(_g),
+                     groups=_g)

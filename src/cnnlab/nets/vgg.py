@@ -1,0 +1,150 @@
+"""VGG (Simonyan & Zisserman 2015, Table 1, configurations A, B, D, E), optionally with BatchNorm.
+
+Head as torchvision: 7x7 adaptive average pool (so any input ≥ 32 works), 4096-4096-classes MLP with
+dropout. Each stage is one :class:`~cnnlab.blocks.VGGBlock` (its convs, then the 2x2 max-pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cnnlab.arith.checks import require_non_negative, require_positive
+from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks.vgg import VGGBlock
+from cnnlab.errors import ConfigError
+from cnnlab.nets.base import ZooNet, check_common, feature_info_for
+from cnnlab.nets.checkpoint import register_converter
+from cnnlab.nets.registry import register_variant
+from cnnlab.units.conv_norm_act import LayerFactory
+
+__all__ = ["VGG_CONFIGS", "VGGHead", "VGGStage", "build_vgg", "vgg_stages"]
+
+
+@dataclass(frozen=True)
+class VGGStage:
+    """One group of Table 1: ``num_convs`` 3x3 convs of ``out_channels``, then max-pool."""
+
+    num_convs: int
+    out_channels: int
+
+
+# Table 1 columns A (11 weight layers), B (13), D (16), E (19): convs per stage.
+VGG_CONFIGS: dict[int, tuple[int, ...]] = {
+    11: (1, 1, 2, 2, 2),
+    13: (2, 2, 2, 2, 2),
+    16: (2, 2, 3, 3, 3),
+    19: (2, 2, 4, 4, 4),
+}
+VGG_WIDTHS = (64, 128, 256, 512, 512)
+
+
+def vgg_stages(convs: Sequence[int], widths: Sequence[int] = VGG_WIDTHS) -> list[VGGStage]:
+    where = "vgg stage table"
+    if not isinstance(convs, Sequence) or isinstance(convs, str) or not convs or not isinstance(
+            widths, Sequence) or len(widths) != len(convs):
+        raise ConfigError(f"{where}: convs and widths must be sequences of equal length, got {convs!r}, {widths!r}")
+    return [VGGStage(require_positive("convs[i]", n, where), require_positive("widths[i]", w, where))
+            for n, w in zip(convs, widths, strict=True)]
+
+
+class VGGHead(nn.Module):
+    """7x7 adaptive avg-pool → fc1 (·→hidden) → ReLU → dropout → fc2 → ReLU → dropout → fc. Children
+    ``pool``, ``fc1``, ``act1``, ``drop1``, ``fc2``, ``act2``, ``drop2``, ``fc``."""
+
+    def __init__(self, in_channels: int, num_classes: int, hidden: int = 4096, drop_rate: float = 0.5,
+                 pool_size: int = 7) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.fc1 = nn.Linear(in_channels * pool_size * pool_size, hidden)
+        self.act1 = nn.ReLU(inplace=True)
+        self.drop1 = nn.Dropout(drop_rate)
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.act2 = nn.ReLU(inplace=True)
+        self.drop2 = nn.Dropout(drop_rate)
+        self.num_features = hidden
+        self.reset(num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.num_classes = require_non_negative("num_classes", num_classes, "VGG head")
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.pool(x), 1)
+        x = self.drop1(self.act1(self.fc1(x)))
+        x = self.drop2(self.act2(self.fc2(x)))
+        return x if pre_logits else self.fc(x)
+
+
+def build_vgg(
+    *,
+    convs: Sequence[int] = VGG_CONFIGS[16],
+    widths: Sequence[int] = VGG_WIDTHS,
+    batch_norm: bool = False,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    drop_rate: float = 0.5,
+    hidden: int = 4096,
+    norm_layer: LayerFactory | None = nn.BatchNorm2d,
+    act_layer: LayerFactory | None = ReLU,
+) -> ZooNet:
+    """Build a VGG from its stage table; ``batch_norm`` inserts ``norm_layer`` after every conv."""
+    where = "build_vgg"
+    check_common(where, num_classes, in_chans, drop_rate)
+    require_positive("hidden", hidden, where)
+    check_norm_act(where, norm_layer, act_layer)
+    specs = vgg_stages(convs, widths)
+    stages, channels, reductions, cin = nn.Sequential(), [], [], in_chans
+    for i, spec in enumerate(specs):
+        block = VGGBlock(cin, spec.out_channels, 2, spec.num_convs,
+                         norm_layer=norm_layer if batch_norm else None, act_layer=act_layer)
+        stages.add_module(str(i), nn.Sequential(block))
+        cin = spec.out_channels
+        channels.append(cin)
+        reductions.append(2 ** (i + 1))
+    model = ZooNet(nn.Identity(), stages, VGGHead(cin, num_classes, hidden, drop_rate), stage_specs=specs,
+                   feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans,
+                   min_size=2 ** len(specs))
+    for m in model.modules():  # torchvision's VGG init
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def _from_torchvision(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """torchvision numbers ``features.<i>`` through convs, BNs, ReLUs and pools; walk our table alike."""
+    names: dict[str, str] = {"classifier.0": "head.fc1", "classifier.3": "head.fc2", "classifier.6": "head.fc"}
+    has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.stages.modules())
+    index = 0
+    for s, spec in enumerate(model.stage_specs):
+        for j in range(spec.num_convs):
+            names[f"features.{index}"] = f"stages.{s}.0.conv{j + 1}.conv"
+            if has_bn:
+                names[f"features.{index + 1}"] = f"stages.{s}.0.conv{j + 1}.bn"
+            index += 3 if has_bn else 2
+        index += 1  # max-pool
+    out = {}
+    for key, value in state.items():
+        prefix, _, leaf = key.rpartition(".")
+        out[f"{names.get(prefix, prefix)}.{leaf}"] = value
+    return out
+
+
+register_converter("vgg", "torchvision", _from_torchvision)
+
+_PAPER = "Simonyan & Zisserman 2015, Very Deep ConvNets (Table 1, config {})"
+for _depth, _config in VGG_CONFIGS.items():
+    _letter = {11: "A", 13: "B", 16: "D", 19: "E"}[_depth]
+    register_variant(f"vgg{_depth}", build_vgg, family="vgg", paper=_PAPER.format(_letter), convs=_config)
+    register_variant(f"vgg{_depth}_bn", build_vgg, family="vgg", paper=_PAPER.format(_letter) + " + BatchNorm",
+                     convs=_config, batch_norm=True)
