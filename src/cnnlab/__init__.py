@@ -31,10 +31,11 @@ _LAZY: dict[str, str] = {
     "create_model": "cnnlab.nets.registry",
     "list_models": "cnnlab.nets.registry",
     "register_model": "cnnlab.nets.registry",
+    "model_info": "cnnlab.nets.registry",
     # analysis
     "inspect": "cnnlab.analysis",
     "empirical_receptive_field": "cnnlab.analysis",
-    "stage_table": "cnnlab.analysis",
+    "stage_table": "cnnlab.api",
     # inference
     "optimize_for_inference": "cnnlab.infer",
 }
