@@ -1,0 +1,138 @@
+"""Helpers shared by every benchmark: thread pinning, median timers, machine info, atomic markdown output.
+
+Each benchmark measures ratios within one run on one machine; these helpers keep that honest: threads
+pinned, warm-up before timing, medians of repeats, and variants timed interleaved so that load from other
+processes falls on all of them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "RESULTS_DIR",
+    "add_common_args",
+    "interleaved_medians",
+    "machine_info",
+    "machine_info_markdown",
+    "markdown_table",
+    "median_time",
+    "pin_threads",
+    "write_markdown",
+]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--quick`` (smoke run: fewer repeats, smaller inputs) and ``--threads`` (default: torch's count)."""
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer repeats, smaller inputs")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: current count)")
+    return parser
+
+
+def pin_threads(threads: int | None) -> int:
+    """Fix torch's intra-op thread count for the rest of the run; return it."""
+    if threads is not None:
+        if threads < 1:
+            raise SystemExit(f"--threads must be ≥ 1, got {threads}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, threads: int | None = None) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` calls, with ``threads`` pinned.
+
+    Grad mode is left as the caller has it (wrap inference in ``torch.inference_mode()`` yourself).
+    """
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+    return statistics.median(times)
+
+
+def interleaved_medians(
+    fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Median seconds per variant, timing one call of each in turn per round (fairer on a loaded machine)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, str]:
+    """CPU model, cores, load, torch version and threads: what a reader needs to compare two tables."""
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return {
+        "date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "CPU": _cpu_model(),
+        "logical cores": str(os.cpu_count()),
+        "load average (1, 5, 15 min)": load,
+        "torch": torch.__version__,
+        "torch threads": str(torch.get_num_threads()),
+        "CPU capability": torch.backends.cpu.get_cpu_capability(),
+        "python": platform.python_version(),
+    }
+
+
+def machine_info_markdown() -> str:
+    return "\n".join(f"- {key}: {value}" for key, value in machine_info().items())
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub markdown table; cells are str()-ed."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_markdown(name: str, text: str, results_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``results_dir/name.md`` atomically (temp file in the same folder, then ``os.replace``)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.md"
+    fd, tmp = tempfile.mkstemp(dir=results_dir, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

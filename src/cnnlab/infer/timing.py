@@ -1,0 +1,61 @@
+"""Wall-clock timing that survives a noisy machine: warm-up runs, then the median of repeats."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import torch
+
+__all__ = ["interleaved_median_seconds", "median_seconds", "pinned_threads"]
+
+
+@contextmanager
+def pinned_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with ``torch.set_num_threads(threads)`` (None keeps the current count)."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def median_seconds(
+    fn: Callable[[], object], repeats: int = 5, warmup: int = 1, threads: int | None = None
+) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls, under inference mode."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
+    times = []
+    with pinned_threads(threads), torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved_median_seconds(
+    fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Median seconds per candidate, one call of each in turn per round, so that load from other
+    processes falls on all candidates alike (under inference mode)."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"interleaved_median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    with torch.inference_mode():
+        for fn in fns.values():
+            for _ in range(warmup):
+                fn()
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
