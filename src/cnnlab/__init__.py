@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "stage_table": "cnnlab.api",
     # inference
     "optimize_for_inference": "cnnlab.infer",
+    "export_onnx": "cnnlab.infer",
 }
 
 __all__ = ["ConfigError", "__version__", *_LAZY]

@@ -176,6 +176,7 @@ def create_model(
                 f"accepted: {', '.join(sorted(entry.accepted))}"
             )
     model = entry.fn(**kwargs)
+    model.model_name = entry.name  # recorded in training checkpoints, so `cnnlab export RUN/checkpoint.pt` works
     if checkpoint is not None:
         from cnnlab.nets.checkpoint import load_checkpoint
 

@@ -188,6 +188,7 @@ def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, ctx, h
     return {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
+        "model_name": getattr(model, "model_name", None),  # the registered name, when built by create_model
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
