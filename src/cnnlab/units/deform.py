@@ -9,11 +9,13 @@ and the border rule are those of ``torchvision.ops.deform_conv2d``.
 How it is computed (no Python loop over positions or taps): the bilinear samples of one batch
 chunk form the im2col column matrix ``cols = S @ X``, where ``X`` holds the zero-padded input as
 channels-last rows and ``S`` is a sparse CSR matrix with the four corner weights of every sample
-(times its mask). Then one matmul per conv group applies the kernel. The backward pass uses the
-same matrix: ``grad X = Sᵀ @ grad cols`` (Sᵀ built by one sort of the corner indices), and the
-offset / mask gradients come from the four corner dot products ``<grad cols_r, X_corner>``,
-a sampled matmul at the pattern of ``S``. The column matrix lives one batch chunk at a time, chunks
-sized so it stays under ``max_column_bytes``; the backward recomputes it instead of storing it.
+(times its mask); then one matmul per conv group applies the kernel. The backward pass uses the
+same matrix: ``grad X = Sᵀ @ grad cols`` (Sᵀ assembled from one sort of the top-left corners),
+and the offset / mask gradients come from the four corner dot products ``<grad cols_r, X_corner>``,
+one sampled matmul at the pattern of ``S``. Batch chunks are small (about ``_CHUNK_SAMPLES``
+samples, so a chunk's operands stay in cache) and never hold more than ``max_column_bytes`` of
+columns. The backward rebuilds the columns; it reuses the forward's sampling plans when all of
+them fit in that budget, and rebuilds them too otherwise.
 """
 
 from __future__ import annotations
