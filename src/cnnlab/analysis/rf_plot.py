@@ -1,0 +1,71 @@
+"""Receptive field per stage, and a picture of one unit's field on a real image (matplotlib)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from cnnlab.analysis.report import Report
+from cnnlab.errors import ConfigError
+
+__all__ = ["stage_fields", "draw_receptive_field", "unit_box"]
+
+
+def stage_fields(report: Report) -> list[tuple[str, str, str, str]]:
+    """(path, output size, r, j) at each change of resolution, i.e. at the end of each stage."""
+    rows = [r for r in report.rows if r.rf_size and r.output_shape and len(r.output_shape) == 4]
+    out = []
+    for row, nxt in zip(rows, [*rows[1:], None], strict=False):
+        if nxt is None or nxt.output_shape[2:] != row.output_shape[2:]:
+            shape = f"{row.output_shape[2]}x{row.output_shape[3]}"
+            out.append((row.path, shape, f"{row.rf_size[0]}x{row.rf_size[1]}", f"{row.rf_jump[0]}x{row.rf_jump[1]}"))
+    return out
+
+
+def unit_box(report: Report, unit: tuple[int, int] | None) -> dict:
+    """Input-pixel box of output unit (i, j) of the last spatial map: centre start + i*j, half-size r/2."""
+    rf = report.receptive_field
+    if rf is None:
+        raise ConfigError(f"{report.model} has no spatial feature map to take a receptive field from")
+    h, w = rf.feature_size
+    i, j = unit if unit is not None else (h // 2, w // 2)
+    if not (0 <= i < h and 0 <= j < w):
+        raise ConfigError(f"--unit {i},{j} is outside the {h}x{w} map of {rf.layer}")
+    cy, cx = rf.start[0] + i * rf.jump[0], rf.start[1] + j * rf.jump[1]
+    rows = (cy - rf.size[0] / 2, cy + rf.size[0] / 2)
+    cols = (cx - rf.size[1] / 2, cx + rf.size[1] / 2)
+    return {"unit": (i, j), "rows": rows, "cols": cols, "centre": (cy, cx)}
+
+
+def draw_receptive_field(report: Report, image: Path, out: Path, unit: tuple[int, int] | None = None) -> dict:
+    """Resize ``image`` to the report's input size, draw the unit's field (clipped part dashed), save a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    if not Path(image).is_file():
+        raise ConfigError(f"--image {image} does not exist")
+    box = unit_box(report, unit)
+    height, width = report.input_size[-2:]
+    picture = Image.open(image).convert("RGB").resize((width, height))
+    fig, ax = plt.subplots(figsize=(6, 6 * height / width))
+    ax.imshow(picture, extent=(0, width, height, 0))
+    (top, bottom), (left, right) = box["rows"], box["cols"]
+    ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, color="yellow", lw=2))
+    ax.plot([box["centre"][1]], [box["centre"][0]], "r+", ms=12)
+    ax.set_xlim(min(0, left) - 2, max(width, right) + 2)
+    ax.set_ylim(max(height, bottom) + 2, min(0, top) - 2)
+    rf = report.receptive_field
+    ax.set_title(f"{report.model}: unit {box['unit']} of {rf.layer}, r={rf.size[0]}, j={rf.jump[0]}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return box
