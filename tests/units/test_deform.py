@@ -254,3 +254,17 @@ def test_function_rejects_bad_arguments(change, needle):
     args = {**_good(), **change}
     with pytest.raises(ConfigError, match=needle):
         deform_conv2d(args.pop("input"), args.pop("offset"), args.pop("weight"), **args)
+
+
+@pytest.mark.parametrize("offset_groups", [1, 2])
+def test_integer_offsets_match_torchvision(offset_groups):
+    """Samples exactly on pixels (zero offsets at initialisation, integer shifts): the offset gradient
+    takes the cell whose top-left corner is the pixel, as torchvision's floor does."""
+    tv_ops = pytest.importorskip("torchvision.ops")
+    case = _case(n=2, c=4, o=3, hw=(6, 7), k=(3, 3), padding=1, offset_groups=offset_groups)
+    x, offset, mask, weight, bias, _, kwargs = case
+    integer = torch.randint(-3, 4, offset.shape, generator=torch.Generator().manual_seed(2)).to(offset.dtype)
+    integer[0] = 0
+    offset = integer.requires_grad_()
+    tensors = [x, offset, mask, weight, bias]
+    _assert_same(deform_conv2d, tv_ops.deform_conv2d, (x, offset, mask, weight, bias, tensors, kwargs))

@@ -173,7 +173,7 @@ class _Plan(NamedTuple):
     weight: torch.Tensor  # (samples, 4) bilinear weight x mask, zero outside the image
     frac_y: torch.Tensor  # fractional part of the sample position (0 outside the image)
     frac_x: torch.Tensor
-    inside: torch.Tensor  # the sample lies in (-1, H) x (-1, W): some corner is in the image
+    inside: torch.Tensor  # the sample lies in [-1, H) x [-1, W) (see _make_plan)
     scale: torch.Tensor  # mask (1 without one) inside the image, else 0
 
 
@@ -229,7 +229,10 @@ def _make_plan(geo: _Geometry, offset: torch.Tensor, mask: torch.Tensor | None, 
     # Same single rounding as torchvision: (p0 + pn) + Δpn.
     y = _to_sample_order(off[:, :, :, 0] + base_y, geo)
     x = _to_sample_order(off[:, :, :, 1] + base_x, geo)
-    inside = (y > -1) & (y < height) & (x > -1) & (x < width)  # False for NaN too
+    # A sample reads zero unless some corner of its cell [floor, floor + 1]^2 is in the image. The
+    # closed end at -1 matters for the offset gradient only: as in torchvision, it is the slope on
+    # that cell, nonzero at exactly -1 (the border taps of a zero offset with padding 1).
+    inside = (y >= -1) & (y < height) & (x >= -1) & (x < width)  # False for NaN too
     y_low, x_low = y.floor(), x.floor()
     frac_y = torch.where(inside, y - y_low, 0)
     frac_x = torch.where(inside, x - x_low, 0)

@@ -47,7 +47,7 @@ def deform_conv2d_reference(
     off = offset.reshape(n, offset_groups, taps, 2, ho, wo)
     y = off[:, :, :, 0] + (tap_y + p0_y).to(x.dtype)
     xs = off[:, :, :, 1] + (tap_x + p0_x).to(x.dtype)
-    inside = (y > -1) & (y < height) & (xs > -1) & (xs < width)
+    inside = (y >= -1) & (y < height) & (xs >= -1) & (xs < width)
     y_low = torch.where(inside, y.floor(), -1).detach()
     x_low = torch.where(inside, xs.floor(), -1).detach()
     frac_y, frac_x = y - y_low, xs - x_low
