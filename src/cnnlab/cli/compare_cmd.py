@@ -1,0 +1,85 @@
+"""``cnnlab compare MODEL...``: one table, one chart and one HTML report comparing networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cnnlab.errors import ConfigError
+
+__all__ = ["register", "compare_command", "print_summary"]
+
+EXIT_CONFIG_ERROR = 2
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``compare`` to the ``cnnlab`` app."""
+    app.command("compare")(compare_command)
+
+
+def print_summary(console: Console, result) -> None:  # noqa: ANN001 - a CompareResult
+    """The comparison as a rich table, then where every file is."""
+    from cnnlab.compare.table import MD_HEADERS, format_cell, markdown_columns
+
+    shown = ("model", "params", "macs", "receptive_field_px", "latency_b1_ms", "test_top1", "imagenet_top1")
+    columns = [c for c in markdown_columns(result.rows) if c in shown]
+    table = Table(title="comparison", header_style="bold")
+    for column in columns:
+        table.add_column(MD_HEADERS[column], justify="left" if column in ("model", "family") else "right")
+    for row in result.rows:
+        table.add_row(*(format_cell(c, getattr(row, c)) for c in columns))
+    console.print(table)
+    for name, path in result.files.items():
+        console.print(f"  {name:<15} {escape(str(path))}")
+    console.print(f"[bold]report:[/] {escape(str(result.files['report.html'].resolve()))}  "
+                  f"({result.seconds:.0f} s, diagrams: {result.diagram_renderer})")
+
+
+def compare_command(
+    models: list[str] = typer.Argument(..., help="registered model names (see `cnnlab list`)"),
+    data: str = typer.Option("fashion-mnist", "--data", help="dataset name or ImageFolder path"),
+    data_root: str = typer.Option(None, "--data-root", help="folder holding the dataset files"),
+    out: Path = typer.Option(Path("reports/compare"), "--out", help="output folder (re-runs resume here)"),
+    image_size: int = typer.Option(32, "--image-size", help="square input size the models see (pads/resizes)"),
+    no_train: bool = typer.Option(False, "--no-train", help="compute-only comparison: no training, seconds"),
+    epochs: int = typer.Option(1, "--epochs", help="training epochs, the same for every model"),
+    batch_size: int = typer.Option(128, "--batch-size", help="training batch size"),
+    limit_train: int = typer.Option(None, "--limit-train", help="train on a seeded subset of this many images"),
+    limit_eval: int = typer.Option(None, "--limit-eval", help="evaluate on at most this many val/test images"),
+    optimizer: str = typer.Option(None, "--optimizer", help="sgd or adamw (default: the trainer's)"),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate (default: the trainer's)"),
+    seed: int = typer.Option(0, "--seed", help="seed of initialisation, split and data order"),
+    threads: int = typer.Option(1, "--threads", help="CPU threads while timing latency"),
+    repeats: int = typer.Option(10, "--repeats", help="timed repeats per latency (median reported)"),
+    no_dot: bool = typer.Option(False, "--no-dot", help="draw diagrams without graphviz"),
+) -> None:
+    """Compare networks: params, MACs, receptive field, CPU latency, memory, accuracy, published numbers."""
+    from cnnlab.compare import CompareConfig, LatencySettings, run_compare, specs_from_registry
+
+    console = Console()
+    try:
+        config = CompareConfig(
+            out=out,
+            data=data,
+            data_root=data_root,
+            image_size=image_size,
+            train=not no_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            limit_train=limit_train,
+            limit_eval=limit_eval,
+            optimizer=optimizer,
+            lr=lr,
+            seed=seed,
+            latency=LatencySettings(warmup=min(3, repeats), repeats=repeats, threads=threads),
+            use_dot=not no_dot,
+        )
+        result = run_compare(specs_from_registry(list(models)), config, console)
+    except ConfigError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+    print_summary(console, result)

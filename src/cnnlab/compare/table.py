@@ -1,0 +1,146 @@
+"""The comparison table: one row per model, written as CSV (raw numbers) and Markdown (readable)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+__all__ = ["ComparisonRow", "COLUMNS", "write_atomic", "rows_to_csv", "rows_to_markdown", "format_cell"]
+
+
+@dataclass
+class ComparisonRow:
+    """Everything the comparison reports about one model; ``None`` means not measured / not published.
+
+    Compute columns are at the comparison's input (``input_shape`` = C×H×W, ``num_classes`` outputs);
+    ``imagenet_*`` columns are the published ImageNet-1K numbers at 224×224 with their source.
+    """
+
+    model: str
+    family: str
+    paper: str
+    input_shape: str
+    params: int
+    macs: int
+    flops: int | None
+    receptive_field_px: str | None
+    peak_activation_bytes: int | None  # from cnnlab.inspect: tensor liveness, batch 1
+    measured_peak_bytes: int | None  # live tensors during a real forward, batch 1
+    latency_b1_ms: float | None  # median wall time of one forward, batch 1
+    latency_b32_ms: float | None  # median wall time of one forward, batch 32
+    threads: int
+    epochs: int | None = None
+    train_images: int | None = None
+    val_top1: float | None = None  # best validation accuracy, percent
+    test_top1: float | None = None  # test accuracy of the final model, percent
+    train_images_per_second: float | None = None
+    imagenet_top1: float | None = None
+    imagenet_macs: int | None = None
+    imagenet_params: int | None = None
+    imagenet_source: str | None = None
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ComparisonRow))
+
+MD_HEADERS = {
+    "model": "model",
+    "family": "family",
+    "params": "params",
+    "macs": "MACs",
+    "receptive_field_px": "RF (px)",
+    "peak_activation_bytes": "peak act.",
+    "measured_peak_bytes": "peak meas.",
+    "latency_b1_ms": "CPU ms b1",
+    "latency_b32_ms": "CPU ms b32",
+    "test_top1": "test top-1 %",
+    "val_top1": "val top-1 %",
+    "imagenet_top1": "ImageNet top-1 %",
+    "imagenet_macs": "ImageNet MACs",
+    "imagenet_params": "ImageNet params",
+    "imagenet_source": "source",
+}
+
+
+def _si(value: float, suffixes: tuple[str, ...] = ("", "k", "M", "G", "T")) -> str:
+    index = 0
+    while abs(value) >= 1000 and index < len(suffixes) - 1:
+        value /= 1000
+        index += 1
+    return f"{value:.3g}{suffixes[index]}" if index else f"{value:g}"
+
+
+def _bytes(value: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(value)
+
+
+def format_cell(column: str, value: object) -> str:
+    """Human-readable text of one cell (units in the header, SI suffixes on counts)."""
+    if value is None:
+        return "—"
+    if column in ("params", "macs", "flops", "imagenet_macs", "imagenet_params"):
+        return _si(float(value))  # type: ignore[arg-type]
+    if column.endswith("_bytes"):
+        return _bytes(int(value))  # type: ignore[call-overload]
+    if column.endswith("_ms"):
+        return f"{float(value):.2f}"  # type: ignore[arg-type]
+    if column.endswith("top1"):
+        return f"{float(value):.2f}"  # type: ignore[arg-type]
+    if column == "train_images_per_second":
+        return f"{float(value):.0f}"  # type: ignore[arg-type]
+    return str(value)
+
+
+def markdown_columns(rows: list[ComparisonRow]) -> list[str]:
+    """Columns shown in Markdown/HTML: the readable subset, training columns only if anything trained."""
+    trained = any(r.test_top1 is not None or r.val_top1 is not None for r in rows)
+    return [c for c in MD_HEADERS if trained or c not in ("test_top1", "val_top1")]
+
+
+def rows_to_markdown(rows: list[ComparisonRow]) -> str:
+    columns = markdown_columns(rows)
+    lines = [
+        "| " + " | ".join(MD_HEADERS[c] for c in columns) + " |",
+        "|" + "|".join("---" if c in ("model", "family", "imagenet_source") else "---:" for c in columns) + "|",
+    ]
+    for row in rows:
+        values = asdict(row)
+        lines.append("| " + " | ".join(format_cell(c, values[c]).replace("|", "/") for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def rows_to_csv(rows: list[ComparisonRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in asdict(row).items()})
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
