@@ -11,13 +11,13 @@ import argparse
 import datetime as dt
 import os
 import platform
-import statistics
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
+
+from cnnlab.infer.timing import interleaved_median_seconds, median_seconds
 
 __all__ = [
     "RESULTS_DIR",
@@ -55,36 +55,17 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, thr
 
     Grad mode is left as the caller has it (wrap inference in ``torch.inference_mode()`` yourself).
     """
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(before)
-    return statistics.median(times)
+    return median_seconds(fn, repeats, warmup, threads, inference=False)
 
 
 def interleaved_medians(
     fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
 ) -> dict[str, float]:
-    """Median seconds per variant, timing one call of each in turn per round (fairer on a loaded machine)."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    """Median seconds per variant, timing one call of each in turn per round (fairer on a loaded machine).
+
+    Grad mode is left as the caller has it, so forward+backward passes can be timed too.
+    """
+    return interleaved_median_seconds(fns, repeats, warmup, inference=False)
 
 
 def _cpu_model() -> str:

@@ -22,6 +22,7 @@ import torch
 import torchvision
 from torch import nn
 
+from cnnlab.analysis import inspect
 from cnnlab.infer import export_onnx, optimize_for_inference, output_errors
 from common import (
     add_common_args,
@@ -68,30 +69,6 @@ def sgemm(n: int):
     return lambda: torch.mm(a, b)
 
 
-def count_macs(model: nn.Module, x: torch.Tensor) -> int:
-    """Multiply-accumulates of conv and linear layers in one forward (hooks; element-wise ops not counted)."""
-    total = 0
-
-    def conv_hook(module, inputs, output):
-        nonlocal total
-        kernel = module.weight[0].numel()  # (in / groups) * kh * kw
-        total += output.numel() * kernel
-
-    def linear_hook(module, inputs, output):
-        nonlocal total
-        total += output.numel() * module.in_features
-
-    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
-    try:
-        with torch.inference_mode():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return total
-
-
 def build_cnnlab(name: str, reference: nn.Module) -> tuple[nn.Module | None, str]:
     """cnnlab's network of that name carrying torchvision's weights, or None and why not."""
     try:
@@ -125,7 +102,7 @@ def bench_model(name: str, cfg: dict, threads: int, compile_: bool, folder: Path
     base = model if model is not None else reference  # the optimized path then runs on torchvision's net
     session, ort_note = ort_session(base, cfg["image"], threads, folder)
     input_name = session.get_inputs()[0].name
-    macs_per_image = count_macs(reference, torch.randn(1, 3, cfg["image"], cfg["image"]))
+    macs_per_image = inspect(reference, (1, 3, cfg["image"], cfg["image"])).macs  # conv + linear MACs
     rows = []
     for batch in cfg["batches"]:
         x = torch.randn(batch, 3, cfg["image"], cfg["image"])

@@ -76,10 +76,24 @@ def test_transposed_conv_and_upsample_divide_the_jump():
     rf = r.receptive_field
     assert rf.jump == (1, 1)
     emp = empirical_receptive_field(model, (1, 1, 64, 64), unit=(33, 33))
-    # theoretical r bounds the empirical box of any unit; the box sits inside [start + i*j -+ r/2]
+    # theoretical r bounds the empirical box of any unit; the box sits inside [start + i*j -+ r/2], widened
+    # by the x2 upsampling's phase offset: its unit reads features centred up to (1 - 1/2)/2 * j_in = 0.5 px
+    # (j_in = 2 after the transposed conv) away from the evenly spaced centre
     assert emp.size[0] <= rf.size[0]
     centre = rf.start[0] + 33 * rf.jump[0]
-    assert centre - rf.size[0] / 2 <= emp.top_left[0] and emp.bottom_right[0] + 1 <= centre + rf.size[0] / 2
+    offset = (1 - 1 / 2) / 2 * 2
+    assert centre - rf.size[0] / 2 - offset <= emp.top_left[0]
+    assert emp.bottom_right[0] + 1 <= centre + rf.size[0] / 2 + offset
+
+
+@pytest.mark.parametrize(("mode", "factor"), [("nearest", 2), ("nearest", 3), ("bilinear", 2), ("bicubic", 2)])
+def test_upsample_r_is_the_extent_of_the_widest_unit(mode, factor):
+    # r counts the input pixels that influence a unit (lecture: "the region ... a feature is affected by")
+    model = nn.Sequential(nn.Conv2d(1, 1, 3, 2, 1), nn.Upsample(scale_factor=factor, mode=mode))
+    rf = inspect(model, (1, 1, 48, 48)).receptive_field
+    widths = {empirical_receptive_field(model, (1, 1, 48, 48), unit=(u, u)).size[0]
+              for u in range(24, 24 + factor)}  # one unit of each phase, far from the border
+    assert max(widths) == rf.size[0]
 
 
 def test_misaligned_merge_is_reported():

@@ -1,25 +1,24 @@
 """Receptive field of one feature map, per spatial axis: the lecture's (r, j, start).
 
-The recurrence (lecture, "Layers [Convolution] [Receptive field]"; Araujo et al., Distill 2019) for a
-window op with kernel k, stride s, padding p and dilation d, using the effective kernel
-``k_eff = d * (k - 1) + 1``::
+The per-axis recurrence is :mod:`cnnlab.arith.receptive_field` (``rf_window_step``,
+``rf_transposed_step``, ``rf_upsample_step``; formulas and conventions in its docstring and in
+``docs/arithmetic.md``); this module applies it to both axes of a feature map and merges branches.
 
-    j_out = j_in * s
-    r_out = r_in + (k_eff - 1) * j_in
-    start_out = start_in + ((k_eff - 1) / 2 - p) * j_in
-
-``r`` is the theoretical receptive field: positions in the zero padding count, so ``r`` may exceed
-the image. ``start`` is the centre of the first output unit's field in input pixel coordinates
-(pixel ``i`` spans ``[i, i + 1)``, so the input has ``start = 0.5``). Transposed convolutions and
-upsampling divide the jump, which can become fractional; their ``r`` is then the size of a box around
-each unit's (evenly spaced) centre that contains every input it reads, so it may be fractional too.
+``r`` is the theoretical receptive field: the extent of the input pixels that influence a unit, with
+positions in the zero padding counted, so ``r`` may exceed the image. ``start`` is the centre of the
+first output unit's field in input pixel coordinates (pixel ``i`` spans ``[i, i + 1)``, so the input
+has ``start = 0.5``). Transposed convolutions and upsampling divide the jump, which can become
+fractional; after upsampling a unit's field is centred near, not exactly on, ``start + i * j``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Field", "INPUT_FIELD", "window", "transposed", "upsample", "merge"]
+from cnnlab.arith.receptive_field import UPSAMPLE_TAPS, rf_transposed_step, rf_upsample_step, rf_window_step
+
+__all__ = ["Field", "INPUT_FIELD", "UPSAMPLE_TAPS", "window", "transposed", "upsample", "merge"]
 
 
 @dataclass(frozen=True)
@@ -34,52 +33,32 @@ class Field:
 INPUT_FIELD = Field((1.0, 1.0), (1.0, 1.0), (0.5, 0.5))
 
 
-def _axis_window(r: float, j: float, start: float, k: int, s: int, p: float, d: int) -> tuple[float, ...]:
-    k_eff = d * (k - 1) + 1
-    return r + (k_eff - 1) * j, j * s, start + ((k_eff - 1) / 2 - p) * j
+def _per_axis(f: Field, step: Callable[..., tuple[float, float, float]], *params: tuple) -> Field:
+    """Apply the one-axis ``step`` to height and width; ``params`` are (h, w) pairs."""
+    h = step(f.r[0], f.j[0], f.start[0], *(v[0] for v in params))
+    w = step(f.r[1], f.j[1], f.start[1], *(v[1] for v in params))
+    return Field((h[0], w[0]), (h[1], w[1]), (h[2], w[2]))
 
 
 def window(f: Field, k: tuple[int, int], s: tuple[int, int], p: tuple[float, float],
            d: tuple[int, int] = (1, 1)) -> Field:
     """Convolution or pooling window (kernel k, stride s, left padding p, dilation d) on each axis."""
-    h = _axis_window(f.r[0], f.j[0], f.start[0], k[0], s[0], p[0], d[0])
-    w = _axis_window(f.r[1], f.j[1], f.start[1], k[1], s[1], p[1], d[1])
-    return Field((h[0], w[0]), (h[1], w[1]), (h[2], w[2]))
-
-
-def _axis_transposed(r: float, j: float, start: float, k: int, s: int, p: int, d: int) -> tuple[float, ...]:
-    # output o gathers inputs i = (o + p - t*d) / s, t = 0..k-1: all within (k_eff - 1) / s input steps
-    # of each other, centred at (o + p - (k_eff - 1) / 2) / s
-    k_eff = d * (k - 1) + 1
-    return r + (k_eff - 1) / s * j, j / s, start + (p - (k_eff - 1) / 2) * j / s
+    return _per_axis(f, rf_window_step, k, s, p, d)
 
 
 def transposed(f: Field, k: tuple[int, int], s: tuple[int, int], p: tuple[int, int],
                d: tuple[int, int] = (1, 1)) -> Field:
     """Transposed convolution: the jump is divided by the stride."""
-    h = _axis_transposed(f.r[0], f.j[0], f.start[0], k[0], s[0], p[0], d[0])
-    w = _axis_transposed(f.r[1], f.j[1], f.start[1], k[1], s[1], p[1], d[1])
-    return Field((h[0], w[0]), (h[1], w[1]), (h[2], w[2]))
-
-
-# input taps per output position on each axis, by interpolation mode
-UPSAMPLE_TAPS = {"nearest": 1, "nearest-exact": 1, "bilinear": 2, "bicubic": 4, "area": 1}
+    return _per_axis(f, rf_transposed_step, k, s, p, d)
 
 
 def upsample(f: Field, scale: tuple[float, float], mode: str) -> Field:
     """Resize by ``scale`` (output size / input size) with ``align_corners=False`` geometry.
 
-    Output unit ``o`` is centred at input position ``c = (o + 0.5) / scale - 0.5`` and reads
-    ``UPSAMPLE_TAPS[mode]`` neighbouring inputs, which lie within ``taps - 1 + (1 - 1 / scale)`` input
-    steps of each other around ``c`` (nearest: the rounding offset; bilinear: the two neighbours).
+    Each output reads ``UPSAMPLE_TAPS[mode]`` neighbouring inputs per axis (2 for a mode not listed).
     """
     taps = UPSAMPLE_TAPS.get(mode, 2)
-    parts = []
-    for axis in (0, 1):
-        r, j, start, sc = f.r[axis], f.j[axis], f.start[axis], scale[axis]
-        span = taps - 1 + max(0.0, 1 - 1 / sc)
-        parts.append((r + span * j, j / sc, start + (0.5 / sc - 0.5) * j))
-    return Field((parts[0][0], parts[1][0]), (parts[0][1], parts[1][1]), (parts[0][2], parts[1][2]))
+    return _per_axis(f, rf_upsample_step, scale, (taps, taps))
 
 
 def merge(fields: list[Field]) -> tuple[Field, str | None]:

@@ -23,9 +23,23 @@ by ``s`` followed by a stride-1 conv of the effective kernel, which gives::
 
 ``r_out`` is the span the kernel covers: exact for the output phases whose kernel window lands on
 ``(k_eff - 1)/s + 1`` input features (some phase always does when ``s`` divides ``k_eff - 1``), an
-upper bound for the others (when ``s`` and ``d`` share a factor, some outputs see no input at all). Upsampling by ``s`` (align_corners=False) puts output ``o`` at input coordinate
-``(o + 1/2)/s - 1/2``, so ``start_out = start_in + (1/s - 1)/2 * j_in``, ``j_out = j_in / s`` and
-``r_out = r_in + (taps - 1) * j_in`` with 1 tap for nearest, 2 for bilinear (an upper bound).
+upper bound for the others (when ``s`` and ``d`` share a factor, some outputs see no input at all).
+
+Upsampling by ``scale`` (align_corners=False) puts output ``o`` at input coordinate
+``(o + 1/2)/scale - 1/2`` and reads ``taps`` neighbouring features (1 for nearest, 2 for bilinear,
+4 for bicubic; :data:`UPSAMPLE_TAPS`)::
+
+    j_out     = j_in / scale
+    r_out     = r_in + (taps - 1) * j_in
+    start_out = start_in + (1/scale - 1)/2 * j_in
+
+``r`` is the extent of the input pixels that influence a unit (exact for nearest, the widest phase
+for bilinear and bicubic). The features an upsampled unit reads are not evenly spaced, so for an
+integer scale its field is centred within ``(1 - 1/scale)/2 * j_in`` of ``start + i * j``, not on it.
+
+The per-axis steps :func:`rf_window_step`, :func:`rf_transposed_step` and :func:`rf_upsample_step`
+are the one implementation of these formulas; :mod:`cnnlab.analysis.field` applies them to traced
+graphs. They work on ints, floats or :class:`~fractions.Fraction` alike (Fractions stay exact).
 """
 
 from __future__ import annotations
@@ -45,8 +59,12 @@ from cnnlab.errors import ConfigError
 __all__ = [
     "KINDS",
     "UPSAMPLE_MODES",
+    "UPSAMPLE_TAPS",
     "Layer",
     "RFRow",
+    "rf_window_step",
+    "rf_transposed_step",
+    "rf_upsample_step",
     "receptive_field",
     "receptive_field_2d",
     "feature_center",
@@ -55,9 +73,11 @@ __all__ = [
 
 KINDS = ("conv", "pool", "deconv", "upsample")
 UPSAMPLE_MODES = ("nearest", "bilinear")
-_TAPS = {"nearest": 1, "bilinear": 2}
+# input features read per output position along one axis, by interpolation mode (torch's modes)
+UPSAMPLE_TAPS = {"nearest": 1, "nearest-exact": 1, "area": 1, "bilinear": 2, "bicubic": 4}
 
 Size = int | tuple[int, int]
+Number = int | float | Fraction
 
 
 @dataclass(frozen=True)
@@ -124,23 +144,61 @@ def _exact(name: str, value: object, positive: bool) -> Fraction:
     return Fraction(value)
 
 
+def rf_window_step(r: Number, j: Number, start: Number, k: int, s: int = 1, p: Number = 0,
+                   d: int = 1) -> tuple[Number, Number, Number]:
+    """Convolution or pooling window along one axis: ``(r, j, start)`` of the output.
+
+    ``r_out = r + (k_eff - 1) j``, ``j_out = j s``, ``start_out = start + ((k_eff - 1)/2 - p) j``
+    (lecture, "Receptive field"; ``k_eff = d(k - 1) + 1``; ``p`` is the padding before the first input).
+    """
+    k_eff = effective_kernel(k, d)
+    return r + (k_eff - 1) * j, j * s, start + (Fraction(k_eff - 1, 2) - p) * j
+
+
+def rf_transposed_step(r: Number, j: Number, start: Number, k: int, s: int = 1, p: Number = 0,
+                       d: int = 1) -> tuple[Number, Number, Number]:
+    """Transposed convolution along one axis (zero-insertion by ``s``, then a stride-1 conv).
+
+    Output ``o`` reads inputs ``(o + p - t d)/s``, ``t = 0..k-1``: all within ``(k_eff - 1)/s`` input
+    steps, centred at ``(o + p - (k_eff - 1)/2)/s``. So ``j_out = j/s``, ``r_out = r + (k_eff - 1) j/s``
+    and ``start_out = start + (p - (k_eff - 1)/2) j/s``.
+    """
+    k_eff = effective_kernel(k, d)
+    return r + (k_eff - 1) * j / s, j / s, start + (p - Fraction(k_eff - 1, 2)) * j / s
+
+
+def rf_upsample_step(r: Number, j: Number, start: Number, scale: Number,
+                     taps: int = 1) -> tuple[Number, Number, Number]:
+    """Resize by ``scale`` (output size / input size, align_corners=False) along one axis.
+
+    Output ``o`` sits at input coordinate ``(o + 1/2)/scale - 1/2`` and reads ``taps`` neighbouring
+    features (:data:`UPSAMPLE_TAPS`): ``r_out = r + (taps - 1) j`` (the extent of the pixels that
+    influence it), ``j_out = j/scale``, ``start_out = start + (1/scale - 1)/2 j``. For an integer
+    scale the unit's field is centred within ``(1 - 1/scale)/2 j`` of ``start_out + o j_out``.
+    """
+    j_out = j / scale
+    return r + (taps - 1) * j, j_out, start + (j_out - j) / 2
+
+
 Step = tuple[int, Fraction, Fraction, Fraction]
 
 
 def _step(layer: Layer, n: int, j: Fraction, r: Fraction, start: Fraction) -> Step:
     """One step of the recurrence (module docstring): ``(n, j, r, start)`` of the layer's output."""
     k, s, p, d = layer.k, layer.s, layer.p, layer.d
-    if layer.kind == "upsample":  # output o sits at input coordinate (o + 1/2)/s - 1/2
-        return n * s, j / s, r + (_TAPS[layer.mode] - 1) * j, start + Fraction(1 - s, 2 * s) * j
-    k_eff = effective_kernel(k, d)
-    if layer.kind == "deconv":  # zero-insertion by s, then a stride-1 conv of k_eff
+    if layer.kind == "upsample":
+        r, j, start = rf_upsample_step(r, j, start, s, UPSAMPLE_TAPS[layer.mode])
+        return n * s, j, r, start
+    if layer.kind == "deconv":
         n_out = transposed_conv_output_size(n, k, p, s, d, layer.output_padding)
-        return n_out, j / s, r + (k_eff - 1) * j / s, start + (p - Fraction(k_eff - 1, 2)) * j / s
+        r, j, start = rf_transposed_step(r, j, start, k, s, p, d)
+        return n_out, j, r, start
     if layer.kind == "pool":
         n_out = pool_output_size(n, k, s, p, d, layer.ceil_mode)
     else:
         n_out = conv_output_size(n, k, p, s, d, layer.ceil_mode)
-    return n_out, j * s, r + (k_eff - 1) * j, start + (Fraction(k_eff - 1, 2) - p) * j
+    r, j, start = rf_window_step(r, j, start, k, s, p, d)
+    return n_out, j, r, start
 
 
 def receptive_field(

@@ -17,13 +17,16 @@ ReLU6 = partial(nn.ReLU6, inplace=True)
 
 
 def check_block_args(
-    where: str, in_channels: object, out_channels: object, stride: object, strides: tuple[int, ...] = (1, 2)
+    where: str, in_channels: object, out_channels: object, stride: object, strides: tuple[int, ...] = (1, 2),
+    norm_layer: object = None, act_layer: object = None,
 ) -> tuple[int, int, int]:
-    """Validate the three arguments every block takes; return them as ints."""
+    """Validate the arguments every block takes (channels, stride, norm / act factories); return
+    ``(in_channels, out_channels, stride)`` as ints."""
     cin = require_positive("in_channels", in_channels, where)
     cout = require_positive("out_channels", out_channels, where)
     s = require_positive("stride", stride, where)
     require_choice("stride", s, strides, where)
+    check_norm_act(where, norm_layer, act_layer)
     return cin, cout, s
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_positive
-from cnnlab.blocks._common import ReLU, check_block_args, check_norm_act
+from cnnlab.blocks._common import ReLU, check_block_args
 from cnnlab.errors import ConfigError
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
@@ -46,13 +46,13 @@ class InceptionBlock(nn.Module):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"InceptionBlock({in_channels}->{out_channels})"
-        cin, _, stride = check_block_args(where, in_channels, out_channels or 1, stride, strides=(1,))
+        cin, _, stride = check_block_args(where, in_channels, out_channels or 1, stride, strides=(1,),
+                                          norm_layer=norm_layer, act_layer=act_layer)
         widths = {"ch1x1": ch1x1, "ch3x3red": ch3x3red, "ch3x3": ch3x3, "ch5x5red": ch5x5red,
                   "ch5x5": ch5x5, "pool_proj": pool_proj}
         for name, value in widths.items():
             require_positive(name, value, where)
         require_choice("kernel_5x5", kernel_5x5, (3, 5), where)
-        check_norm_act(where, norm_layer, act_layer)
         total = ch1x1 + ch3x3 + ch5x5 + (cin if naive else pool_proj)
         if out_channels is not None and out_channels != total:
             raise ConfigError(f"{where}: out_channels={out_channels} but the branches give {total} channels")

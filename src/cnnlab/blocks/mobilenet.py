@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_positive
-from cnnlab.blocks._common import ReLU, ReLU6, check_block_args, check_norm_act
+from cnnlab.blocks._common import ReLU, ReLU6, check_block_args
 from cnnlab.errors import ConfigError
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
@@ -32,8 +32,8 @@ class DepthwiseSeparableBlock(nn.Module):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"DepthwiseSeparableBlock({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
-        check_norm_act(where, norm_layer, act_layer)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         super().__init__()
         self.dw = ConvNormAct(cin, cin, 3, stride, 1, groups=cin, norm_layer=norm_layer, act_layer=act_layer)
         self.pw = ConvNormAct(cin, cout, 1, 1, 0, norm_layer=norm_layer, act_layer=act_layer)
@@ -56,10 +56,10 @@ class InvertedResidual(nn.Module):
         act_layer: LayerFactory | None = ReLU6,
     ) -> None:
         where = f"InvertedResidual({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         if isinstance(expand_ratio, bool) or not isinstance(expand_ratio, (int, float)) or not expand_ratio >= 1:
             raise ConfigError(f"{where}: expand_ratio must be a number ≥ 1, got {expand_ratio!r}")
-        check_norm_act(where, norm_layer, act_layer)
         hidden = require_positive("hidden channels (in_channels × expand_ratio)",
                                   int(round(cin * expand_ratio)), where)
         super().__init__()

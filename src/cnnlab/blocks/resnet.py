@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_divisible, require_positive
-from cnnlab.blocks._common import ReLU, check_block_args, check_norm_act
+from cnnlab.blocks._common import ReLU, check_block_args
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
 __all__ = ["BasicBlock", "Bottleneck", "projection_shortcut"]
@@ -47,8 +47,8 @@ class BasicBlock(nn.Module):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"BasicBlock({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
-        check_norm_act(where, norm_layer, act_layer)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         super().__init__()
         self.conv1 = ConvNormAct(cin, cout, 3, stride, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.conv2 = ConvNormAct(cout, cout, 3, 1, 1, norm_layer=norm_layer, act_layer=None)
@@ -86,12 +86,12 @@ class Bottleneck(nn.Module):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"Bottleneck({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         mid = require_positive("mid_channels", cout // 4 if mid_channels is None else mid_channels, where)
         g = require_positive("groups", groups, where)
         require_divisible("mid_channels", mid, "groups", g, where)
         require_choice("stride_on", stride_on, ("3x3", "1x1"), where)
-        check_norm_act(where, norm_layer, act_layer)
         super().__init__()
         s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
         self.conv1 = ConvNormAct(cin, mid, 1, s1, 0, norm_layer=norm_layer, act_layer=act_layer)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_positive
-from cnnlab.blocks._common import ReLU, check_block_args, check_norm_act
+from cnnlab.blocks._common import ReLU, check_block_args
 from cnnlab.blocks.resnet import projection_shortcut
 from cnnlab.errors import ConfigError
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
@@ -38,11 +38,11 @@ class ResNeXtBlock(nn.Module):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"ResNeXtBlock({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         c = require_positive("cardinality", cardinality, where)
         d = require_positive("bottleneck_width", bottleneck_width, where)
         require_choice("form", form, ("a", "b", "c"), where)
-        check_norm_act(where, norm_layer, act_layer)
         super().__init__()
         self.form, self.cardinality, self.bottleneck_width = form, c, d
         if form == "c":

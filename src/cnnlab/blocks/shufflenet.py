@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_divisible, require_positive
-from cnnlab.blocks._common import ReLU, check_block_args, check_norm_act
+from cnnlab.blocks._common import ReLU, check_block_args
 from cnnlab.errors import ConfigError
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
@@ -35,9 +35,9 @@ class ShuffleUnit(nn.Module):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"ShuffleUnit({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         g = require_positive("groups", groups, where)
-        check_norm_act(where, norm_layer, act_layer)
         if stride == 1 and cin != cout:
             raise ConfigError(f"{where}: a stride-1 unit adds the identity, so in_channels must equal "
                               f"out_channels, got {cin} and {cout}")

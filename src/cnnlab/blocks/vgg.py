@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_positive
-from cnnlab.blocks._common import ReLU, check_block_args, check_norm_act
+from cnnlab.blocks._common import ReLU, check_block_args
 from cnnlab.errors import ConfigError
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
@@ -31,9 +31,9 @@ class VGGBlock(nn.Sequential):
         act_layer: LayerFactory | None = ReLU,
     ) -> None:
         where = f"VGGBlock({in_channels}->{out_channels})"
-        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride)
+        cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
+                                             norm_layer=norm_layer, act_layer=act_layer)
         n = require_positive("num_convs", num_convs, where)
-        check_norm_act(where, norm_layer, act_layer)
         super().__init__()
         for i in range(n):
             conv = ConvNormAct(cin if i == 0 else cout, cout, 3, 1, 1, bias=True,

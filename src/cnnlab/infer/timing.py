@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -24,14 +24,20 @@ def pinned_threads(threads: int | None) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
+def _grad_context(inference: bool):  # noqa: ANN202 - a context manager
+    return torch.inference_mode() if inference else nullcontext()
+
+
 def median_seconds(
-    fn: Callable[[], object], repeats: int = 5, warmup: int = 1, threads: int | None = None
+    fn: Callable[[], object], repeats: int = 5, warmup: int = 1, threads: int | None = None,
+    inference: bool = True,
 ) -> float:
-    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls, under inference mode."""
+    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls, under inference mode
+    (``inference=False``: grad mode as the caller has it, e.g. to time a backward pass)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
     times = []
-    with pinned_threads(threads), torch.inference_mode():
+    with pinned_threads(threads), _grad_context(inference):
         for _ in range(warmup):
             fn()
         for _ in range(repeats):
@@ -42,14 +48,14 @@ def median_seconds(
 
 
 def interleaved_median_seconds(
-    fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
+    fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1, inference: bool = True
 ) -> dict[str, float]:
     """Median seconds per candidate, one call of each in turn per round, so that load from other
-    processes falls on all candidates alike (under inference mode)."""
+    processes falls on all candidates alike (under inference mode unless ``inference=False``)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"interleaved_median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
     times: dict[str, list[float]] = {name: [] for name in fns}
-    with torch.inference_mode():
+    with _grad_context(inference):
         for fn in fns.values():
             for _ in range(warmup):
                 fn()

@@ -6,13 +6,14 @@ A network is ``stem`` → ``stages`` (an ``nn.Sequential`` of stages, each an ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_non_negative, require_positive
+from cnnlab.blocks._common import check_norm_act
 from cnnlab.errors import ConfigError
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "init_weights",
     "make_divisible",
     "min_input_size",
+    "repeated_stage",
 ]
 
 
@@ -193,7 +195,18 @@ def feature_info_for(stages: nn.Sequential, channels: Sequence[int], reductions:
             for i, (c, r) in enumerate(zip(channels, reductions, strict=True))]
 
 
-def check_common(where: str, num_classes: object, in_chans: object, drop_rate: object) -> None:
+def check_common(where: str, num_classes: object, in_chans: object, drop_rate: object,
+                 norm_layer: object = None, act_layer: object = None) -> None:
+    """Validate the arguments every builder takes (``norm_layer`` / ``act_layer``: factories or None)."""
     require_non_negative("num_classes", num_classes, where)
     require_positive("in_chans", in_chans, where)
     check_drop_rate(drop_rate, where)
+    check_norm_act(where, norm_layer, act_layer)
+
+
+def repeated_stage(make_block: Callable[[int, int, int], nn.Module], in_channels: int, out_channels: int,
+                   depth: int, stride: int) -> nn.Sequential:
+    """A stage as the papers' tables read: ``depth`` blocks, ``make_block(index, in_channels, stride)``; the
+    first block takes ``in_channels`` and ``stride``, the others ``out_channels`` and stride 1."""
+    return nn.Sequential(*(make_block(j, in_channels if j == 0 else out_channels, stride if j == 0 else 1)
+                           for j in range(depth)))

@@ -17,7 +17,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.inception import InceptionBlock
 from cnnlab.nets.base import ClassifierHead, ZooNet, check_common, check_drop_rate, min_input_size
 from cnnlab.nets.checkpoint import regex_converter, register_converter
@@ -121,9 +121,8 @@ def build_googlenet(
 ) -> GoogLeNet:
     """Build GoogLeNet from :data:`GOOGLENET_TABLE`."""
     where = "build_googlenet"
-    check_common(where, num_classes, in_chans, drop_rate)
+    check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     check_drop_rate(aux_drop_rate, where)
-    check_norm_act(where, norm_layer, act_layer)
     norm = norm_layer if batch_norm else None
     conv = partial(ConvNormAct, norm_layer=norm, act_layer=act_layer)
 

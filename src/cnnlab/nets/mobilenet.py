@@ -9,14 +9,14 @@ V1 uses ReLU6 and a plain pool → fc head, like timm's ``mobilenetv1_100`` (who
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_positive
-from cnnlab.blocks._common import ReLU6, check_norm_act
+from cnnlab.blocks._common import ReLU6
 from cnnlab.blocks.mobilenet import DepthwiseSeparableBlock, InvertedResidual
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import (
@@ -25,7 +25,9 @@ from cnnlab.nets.base import (
     check_common,
     check_multiplier,
     feature_info_for,
+    init_weights,
     make_divisible,
+    repeated_stage,
 )
 from cnnlab.nets.checkpoint import regex_converter, register_converter
 from cnnlab.nets.registry import register_variant
@@ -79,43 +81,32 @@ def _check_table(table: Sequence[MobileNetStage], where: str) -> list[MobileNetS
     return list(table)
 
 
-def _build(stem: nn.Module, stem_channels: int, table: list[MobileNetStage], block: str, width: float,
-           head: ClassifierHead, norm_layer: LayerFactory | None, act_layer: LayerFactory | None,
-           in_chans: int) -> tuple[ZooNet, int]:
-    stages, channels, reductions = nn.Sequential(), [], []
-    cin, reduction = stem_channels, 2
-    for row in table:
+def _build(where: str, block: str, stage_table: Sequence[MobileNetStage], width_multiplier: float,
+           stem_channels: int, make_head: Callable[[int], ClassifierHead], in_chans: int,
+           norm_layer: LayerFactory | None, act_layer: LayerFactory | None) -> ZooNet:
+    """3x3/2 conv stem, one stage per table row (``block``: "ds" depthwise-separable, "ir" inverted
+    residual), then ``make_head(channels of the last stage)``; torchvision's MobileNet init."""
+    width = check_multiplier("width_multiplier", width_multiplier, where)
+    table = _check_table(stage_table, where)
+    cin = make_divisible(require_positive("stem_channels", stem_channels, where) * width, 8)
+    stem = ConvNormAct(in_chans, cin, 3, 2, 1, norm_layer=norm_layer, act_layer=act_layer)
+    stages, channels, reductions, reduction = nn.Sequential(), [], [], 2
+    for i, row in enumerate(table):
         cout = make_divisible(row.c * width, 8)
-        blocks = nn.Sequential()
-        for j in range(row.n):
-            stride = row.s if j == 0 else 1
-            if block == "ds":
-                b: nn.Module = DepthwiseSeparableBlock(cin, cout, stride, norm_layer=norm_layer, act_layer=act_layer)
-            else:
-                b = InvertedResidual(cin, cout, stride, row.t, norm_layer=norm_layer, act_layer=act_layer)
-            blocks.add_module(str(j), b)
-            cin = cout
-        stages.add_module(str(len(stages)), blocks)
-        reduction *= row.s
+        if block == "ds":
+            def make(j: int, c: int, s: int, cout: int = cout) -> nn.Module:
+                return DepthwiseSeparableBlock(c, cout, s, norm_layer=norm_layer, act_layer=act_layer)
+        else:
+            def make(j: int, c: int, s: int, cout: int = cout, t: float = row.t) -> nn.Module:
+                return InvertedResidual(c, cout, s, t, norm_layer=norm_layer, act_layer=act_layer)
+        stages.add_module(str(i), repeated_stage(make, cin, cout, row.n, row.s))
+        cin, reduction = cout, reduction * row.s
         channels.append(cout)
         reductions.append(reduction)
-    model = ZooNet(stem, stages, head, stage_specs=table,
+    model = ZooNet(stem, stages, make_head(cin), stage_specs=table,
                    feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans)
-    return model, cin
-
-
-def _init(model: nn.Module) -> None:  # torchvision's MobileNet init
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+    init_weights(model)  # = torchvision's MobileNet init (kaiming fan-out convs, BN 1/0, linear N(0, 0.01))
+    return model
 
 
 def build_mobilenet_v1(
@@ -131,17 +122,12 @@ def build_mobilenet_v1(
 ) -> ZooNet:
     """MobileNet V1: 3x3/2 conv stem, then depthwise-separable blocks per :data:`MOBILENET_V1_TABLE`."""
     where = "build_mobilenet_v1"
-    check_common(where, num_classes, in_chans, drop_rate)
-    check_norm_act(where, norm_layer, act_layer)
-    width = check_multiplier("width_multiplier", width_multiplier, where)
-    table = _check_table(stage_table, where)
-    c0 = make_divisible(require_positive("stem_channels", stem_channels, where) * width, 8)
-    stem = ConvNormAct(in_chans, c0, 3, 2, 1, norm_layer=norm_layer, act_layer=act_layer)
-    last = make_divisible(table[-1].c * width, 8)
-    model, _ = _build(stem, c0, table, "ds", width, ClassifierHead(last, num_classes, drop_rate),
-                      norm_layer, act_layer, in_chans)
-    _init(model)
-    return model
+    check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
+
+    def head(channels: int) -> ClassifierHead:
+        return ClassifierHead(channels, num_classes, drop_rate)
+
+    return _build(where, "ds", stage_table, width_multiplier, stem_channels, head, in_chans, norm_layer, act_layer)
 
 
 def build_mobilenet_v2(
@@ -159,19 +145,15 @@ def build_mobilenet_v2(
     """MobileNet V2: stem, inverted residuals per :data:`MOBILENET_V2_TABLE`, head 1x1 conv (``head.conv``,
     1280·max(1, α) channels) → pool → dropout → fc."""
     where = "build_mobilenet_v2"
-    check_common(where, num_classes, in_chans, drop_rate)
-    check_norm_act(where, norm_layer, act_layer)
+    check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     width = check_multiplier("width_multiplier", width_multiplier, where)
-    table = _check_table(stage_table, where)
-    c0 = make_divisible(require_positive("stem_channels", stem_channels, where) * width, 8)
     c_last = make_divisible(require_positive("last_channels", last_channels, where) * max(1.0, width), 8)
-    stem = ConvNormAct(in_chans, c0, 3, 2, 1, norm_layer=norm_layer, act_layer=act_layer)
-    c_stages = make_divisible(table[-1].c * width, 8)
-    head_conv = ConvNormAct(c_stages, c_last, 1, 1, 0, norm_layer=norm_layer, act_layer=act_layer)
-    head = ClassifierHead(c_stages, num_classes, drop_rate, conv=head_conv, conv_features=c_last)
-    model, _ = _build(stem, c0, table, "ir", width, head, norm_layer, act_layer, in_chans)
-    _init(model)
-    return model
+
+    def head(channels: int) -> ClassifierHead:
+        conv = ConvNormAct(channels, c_last, 1, 1, 0, norm_layer=norm_layer, act_layer=act_layer)
+        return ClassifierHead(channels, num_classes, drop_rate, conv=conv, conv_features=c_last)
+
+    return _build(where, "ir", stage_table, width, stem_channels, head, in_chans, norm_layer, act_layer)
 
 
 def _v2_from_torchvision(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_int, require_positive
-from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.resnet import BasicBlock, Bottleneck
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import (
@@ -23,6 +23,7 @@ from cnnlab.nets.base import (
     feature_info_for,
     init_weights,
     min_input_size,
+    repeated_stage,
 )
 from cnnlab.nets.checkpoint import regex_converter, register_converter
 from cnnlab.nets.registry import register_variant
@@ -133,8 +134,7 @@ def build_resnet(
     ``zero_init_residual``: start each residual branch's last BN at γ = 0 (Goyal et al. 2017).
     """
     where = "build_resnet"
-    check_common(where, num_classes, in_chans, drop_rate)
-    check_norm_act(where, norm_layer, act_layer)
+    check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     require_choice("stem", stem, ("7x7", "root"), where)
     require_choice("stem_stride", require_int("stem_stride", stem_stride, where), (1, 2), where)
     require_positive("stem_width", stem_width, where)
@@ -144,18 +144,14 @@ def build_resnet(
     reduction = stem_stride * (2 if stem_pool else 1)
     stages, channels, reductions = nn.Sequential(), [], []
     cin = stem_width
-    for spec in specs:
-        blocks = nn.Sequential()
-        for j in range(spec.depth):
-            stride = spec.stride if j == 0 else 1
+    for i, spec in enumerate(specs):
+        def make(j: int, c: int, stride: int, spec: ResNetStage = spec) -> nn.Module:
             if spec.block == "basic":
-                b = BasicBlock(cin, spec.out_channels, stride, norm_layer=norm_layer, act_layer=act_layer)
-            else:
-                b = Bottleneck(cin, spec.out_channels, stride, spec.mid_channels, spec.groups, stride_on,
-                               norm_layer=norm_layer, act_layer=act_layer)
-            blocks.add_module(str(j), b)
-            cin = spec.out_channels
-        stages.add_module(str(len(stages)), blocks)
+                return BasicBlock(c, spec.out_channels, stride, norm_layer=norm_layer, act_layer=act_layer)
+            return Bottleneck(c, spec.out_channels, stride, spec.mid_channels, spec.groups, stride_on,
+                              norm_layer=norm_layer, act_layer=act_layer)
+        stages.add_module(str(i), repeated_stage(make, cin, spec.out_channels, spec.depth, spec.stride))
+        cin = spec.out_channels
         reduction *= spec.stride
         channels.append(cin)
         reductions.append(reduction)

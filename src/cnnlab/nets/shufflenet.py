@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_positive
-from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.shufflenet import ShuffleUnit
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import (
@@ -22,6 +22,7 @@ from cnnlab.nets.base import (
     check_multiplier,
     feature_info_for,
     init_weights,
+    repeated_stage,
 )
 from cnnlab.nets.registry import register_variant
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
@@ -60,8 +61,7 @@ def build_shufflenet_v1(
 ) -> ZooNet:
     """Build ShuffleNet ``scale``× (g = ``groups``) from Table 1."""
     where = "build_shufflenet_v1"
-    check_common(where, num_classes, in_chans, drop_rate)
-    check_norm_act(where, norm_layer, act_layer)
+    check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     require_choice("groups", groups, tuple(SHUFFLENET_CHANNELS), where)
     scale = check_multiplier("scale", scale, where)
     if not isinstance(depths, Sequence) or len(depths) != 3:
@@ -79,13 +79,11 @@ def build_shufflenet_v1(
     stem.add_module("pool", nn.MaxPool2d(3, 2, 1))
     stages, cin, channels = nn.Sequential(), stem_width, []
     for s, spec in enumerate(specs):
-        blocks = nn.Sequential()
-        for j in range(spec.repeats):
-            blocks.add_module(str(j), ShuffleUnit(
-                cin, spec.out_channels, 2 if j == 0 else 1, groups, first_grouped=not (s == 0 and j == 0),
-                norm_layer=norm_layer, act_layer=act_layer))
-            cin = spec.out_channels
-        stages.add_module(str(s), blocks)
+        def make(j: int, c: int, stride: int, spec: ShuffleStage = spec, first_stage: bool = s == 0) -> nn.Module:
+            return ShuffleUnit(c, spec.out_channels, stride, groups, first_grouped=not (first_stage and j == 0),
+                               norm_layer=norm_layer, act_layer=act_layer)
+        stages.add_module(str(s), repeated_stage(make, cin, spec.out_channels, spec.repeats, 2))
+        cin = spec.out_channels
         channels.append(cin)
     model = ZooNet(stem, stages, ClassifierHead(cin, num_classes, drop_rate), stage_specs=specs,
                    feature_info=feature_info_for(stages, channels, (8, 16, 32)), in_chans=in_chans)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_non_negative, require_positive
-from cnnlab.blocks._common import ReLU, check_norm_act
+from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.vgg import VGGBlock
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import ZooNet, check_common, feature_info_for
@@ -93,9 +93,8 @@ def build_vgg(
 ) -> ZooNet:
     """Build a VGG from its stage table; ``batch_norm`` inserts ``norm_layer`` after every conv."""
     where = "build_vgg"
-    check_common(where, num_classes, in_chans, drop_rate)
+    check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     require_positive("hidden", hidden, where)
-    check_norm_act(where, norm_layer, act_layer)
     specs = vgg_stages(convs, widths)
     stages, channels, reductions, cin = nn.Sequential(), [], [], in_chans
     for i, spec in enumerate(specs):
