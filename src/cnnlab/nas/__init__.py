@@ -1,0 +1,44 @@
+"""Neural architecture search (lecture part "NAS"): the 13-op set, NASNet cells and genotypes,
+randomly wired networks, and random / REINFORCE / aging-evolution strategies on an Optuna engine.
+
+Importing this package is light; the heavy modules are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "OPS": "cnnlab.nas.ops",
+    "OP_NAMES": "cnnlab.nas.ops",
+    "LECTURE_OPS": "cnnlab.nas.ops",
+    "make_op": "cnnlab.nas.ops",
+    "Cell": "cnnlab.nas.cells",
+    "NASNetwork": "cnnlab.nas.nasnet",
+    "RandWireNet": "cnnlab.nas.randwire",
+    "validate_genotype": "cnnlab.nas.genotype",
+    "load_genotype": "cnnlab.nas.genotype",
+    "save_genotype": "cnnlab.nas.genotype",
+    "validate_wiring": "cnnlab.nas.randwire",
+    "make_space": "cnnlab.nas.spaces",
+    "build_network": "cnnlab.nas.spaces",
+    "make_strategy": "cnnlab.nas.strategies",
+    "search": "cnnlab.nas.search",
+    "search_report": "cnnlab.nas.report",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'cnnlab.nas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(target), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

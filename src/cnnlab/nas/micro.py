@@ -1,0 +1,70 @@
+"""An enumerable cell space for honest strategy comparisons (in the spirit of NAS-Bench-201,
+Dong & Yang 2020, shrunk): a cell of three nodes and three edges ``0→1, 0→2, 1→2``, one op per
+edge from a short list, so every cell can be trained for ground truth (5 ops → 125 cells).
+The network is stem → cell → 2x2 max pool → cell → global pool → fc, small enough for 8x8 digits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.arith.checks import require_positive
+from cnnlab.errors import ConfigError
+from cnnlab.nas.ops import make_op
+from cnnlab.nets.base import ClassifierHead, ZooNet, check_common
+from cnnlab.units import ConvNormAct
+
+__all__ = ["MICRO_OPS", "MICRO_EDGES", "validate_micro", "MicroCell", "MicroNet"]
+
+MICRO_OPS = ("none", "identity", "conv_3x3", "sep_conv_3x3", "avg_pool_3x3")
+MICRO_EDGES = ((0, 1), (0, 2), (1, 2))
+
+
+def validate_micro(genotype: object) -> dict[str, Any]:
+    """``{"space": "micro", "edges": [op01, op02, op12]}`` with ops from MICRO_OPS."""
+    if not isinstance(genotype, dict) or not isinstance(genotype.get("edges"), list):
+        raise ConfigError(f"micro genotype must be {{'space': 'micro', 'edges': [op, op, op]}}, got {genotype!r}")
+    edges = genotype["edges"]
+    if len(edges) != len(MICRO_EDGES):
+        raise ConfigError(f"micro genotype needs {len(MICRO_EDGES)} edge ops, got {len(edges)}: {edges!r}")
+    for (u, v), op in zip(MICRO_EDGES, edges, strict=True):
+        if op not in MICRO_OPS:
+            raise ConfigError(f"micro genotype edge {u}->{v}: unknown op {op!r}; known ops: {list(MICRO_OPS)}")
+    return {"space": "micro", "edges": list(edges)}
+
+
+class MicroCell(nn.Module):
+    """node1 = op01(node0); node2 = op02(node0) + op12(node1); output node2."""
+
+    def __init__(self, edges: list[str], channels: int) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList(make_op(op, channels, 1, f"micro cell edge {i}") for i, op in enumerate(edges))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        node1 = self.ops[0](x)
+        return self.ops[1](x) + self.ops[2](node1)
+
+
+class MicroNet(ZooNet):
+    """Stem conv → cell → max pool → 1x1 conv to 2C → cell → ReLU → pool → fc."""
+
+    def __init__(self, genotype: dict[str, Any], num_classes: int = 10, in_chans: int = 1, C: int = 8) -> None:
+        genotype = validate_micro(genotype)
+        require_positive("C", C, "micro")
+        check_common("micro", num_classes, in_chans, 0.0)
+        edges = genotype["edges"]
+        stages = nn.Sequential(
+            nn.Sequential(MicroCell(edges, C)),
+            nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), ConvNormAct(C, 2 * C, 1), MicroCell(edges, 2 * C)),
+        )
+        super().__init__(
+            ConvNormAct(in_chans, C, 3), stages, ClassifierHead(2 * C, num_classes, conv=nn.ReLU()),
+            stage_specs=[{"stage": 0, "channels": C}, {"stage": 1, "channels": 2 * C}],
+            feature_info=[{"num_chs": C, "reduction": 1, "module": "stages.0"},
+                          {"num_chs": 2 * C, "reduction": 2, "module": "stages.1"}],
+            in_chans=in_chans,
+        )
+        self.genotype = genotype

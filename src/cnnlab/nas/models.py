@@ -1,0 +1,45 @@
+"""NAS networks in the model zoo: ``nasnet`` (any genotype; NASNet-A's cells by default),
+``randwire_small`` (Xie et al. 2019, Table 1 small regime: WS(4, 0.75), N=32, C=78) and
+``randwire_tiny`` (the same design sized for 8x8 … 28x28 grey images on a CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cnnlab.nas.nasnet import NASNetwork
+from cnnlab.nas.randwire import RandWireNet
+from cnnlab.nets.registry import register_model
+
+__all__ = ["NASNET_A", "WS_BEST", "nasnet", "randwire_small", "randwire_tiny"]
+
+# NASNet-A normal and reduction cells (Zoph et al. 2018, Fig. 4); input 0 = h_{i-1}, 1 = h_i.
+NASNET_A = Path(__file__).with_name("nasnet_a.json")
+WS_BEST = {"space": "randwire", "graph": "WS", "K": 4, "P": 0.75, "seed": 0}  # Xie et al., Sec. 4.1
+
+Genotype = dict[str, Any] | str | os.PathLike[str] | None
+
+
+@register_model(family="nas", paper="Zoph et al. 2018, Learning Transferable Architectures (NASNet)")
+def nasnet(genotype: Genotype = None, num_classes: int = 1000, in_chans: int = 3, C: int = 16, N: int = 2,
+           stem_multiplier: int = 3, drop_rate: float = 0.0) -> NASNetwork:
+    """A NASNet-style network from a genotype (dict, JSON file or JSON string); NASNet-A by default."""
+    return NASNetwork(NASNET_A if genotype is None else genotype, num_classes=num_classes,
+                      in_chans=in_chans, C=C, N=N, stem_multiplier=stem_multiplier, drop_rate=drop_rate)
+
+
+@register_model(family="nas", paper="Xie et al. 2019, Randomly Wired Networks, small regime")
+def randwire_small(genotype: dict[str, Any] | None = None, num_classes: int = 1000, in_chans: int = 3,
+                   C: int = 78, nodes: int = 32, drop_rate: float = 0.0) -> RandWireNet:
+    """RandWire-WS small regime (Xie et al. 2019, Tables 1-2: N=32, C=78, ~5.6M params)."""
+    return RandWireNet(genotype or {**WS_BEST, "nodes": nodes}, num_classes=num_classes, in_chans=in_chans,
+                       C=C, stem_strides=(2, 2), head_channels=1280, drop_rate=drop_rate)
+
+
+@register_model(family="nas", paper="Xie et al. 2019, Randomly Wired Networks, CPU-size config")
+def randwire_tiny(genotype: dict[str, Any] | None = None, num_classes: int = 10, in_chans: int = 1,
+                  C: int = 8, nodes: int = 8, drop_rate: float = 0.0) -> RandWireNet:
+    """RandWire-WS for small grey images on a CPU: stride-1 stem, 8 nodes per stage, C=8."""
+    return RandWireNet(genotype or {**WS_BEST, "nodes": nodes}, num_classes=num_classes, in_chans=in_chans,
+                       C=C, stem_strides=(1, 1), head_channels=64, drop_rate=drop_rate)

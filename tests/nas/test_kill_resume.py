@@ -1,0 +1,90 @@
+"""SIGKILL a running `cnnlab search` and start it again with the same command: completed trials are
+kept and not re-run, the interrupted trial is marked FAIL and its architecture evaluated again, the
+strategy's state carries over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from cnnlab.nas.engine import make_storage
+
+TRIALS = 8
+
+
+def _command(out, strategy):
+    return [sys.executable, "-m", "cnnlab.cli.main", "search", "--space", "nasnet", "--blocks", "2",
+            "--strategy", strategy, "--trials", str(TRIALS), "--data", "toy", "--toy-seconds", "0.5",
+            "--study", "killed", "--out", str(out), "--no-progress"]
+
+
+def _env():
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _trials(out, *states):
+    try:
+        study = optuna.load_study(study_name="killed", storage=make_storage(None, out))
+    except KeyError:
+        return []
+    return study.get_trials(states=states or None)
+
+
+def _complete(out):
+    return _trials(out, TrialState.COMPLETE)
+
+
+def _running_trial_of_a_worker(out):
+    return [t for t in _trials(out, TrialState.RUNNING) if "worker" in t.user_attrs]
+
+
+@pytest.mark.parametrize("strategy", ["evolution", "reinforce"])
+def test_sigkill_then_same_command_resumes(tmp_path, strategy):
+    proc = subprocess.Popen(_command(tmp_path, strategy), env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while len(_complete(tmp_path)) < 3 or not (running := _running_trial_of_a_worker(tmp_path)):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert time.monotonic() < deadline, "search did not complete 3 trials in time"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # inside a trial, unless it finished in the last milliseconds
+    proc.wait()
+    killed_number = running[0].number
+    before = {t.number: (t.value, t.user_attrs["tokens"]) for t in _complete(tmp_path)}
+    assert 3 <= len(before) < TRIALS
+
+    rerun = subprocess.run(_command(tmp_path, strategy), env=_env(), capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+
+    study = optuna.load_study(study_name="killed", storage=make_storage(None, tmp_path))
+    trials = study.get_trials()
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == TRIALS  # none lost, none run twice
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    for number, (value, tokens) in before.items():  # kept as they were
+        assert (trials[number].value, trials[number].user_attrs["tokens"]) == (value, tokens)
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    if trials[killed_number].state == TrialState.COMPLETE:  # it finished just before the kill
+        assert failed == [] and killed_number in before
+    else:  # marked FAIL on restart, its architecture evaluated again in a later trial
+        assert [t.number for t in failed] == [killed_number], [t.user_attrs for t in failed]
+    for killed in failed:
+        assert killed.user_attrs.get("interrupted"), killed.user_attrs
+        assert any(c.user_attrs["tokens"] == killed.user_attrs["tokens"] and c.number > killed.number for c in complete)
+
+    state = torch.load(next(tmp_path.glob("state-killed-*.pt")), weights_only=False)
+    assert state["observed"] == sorted(t.number for t in complete) and state["pending"] is None
+    if strategy == "evolution":  # the population is the last P completed trials, oldest first
+        size = len(state["strategy"]["population"])
+        assert [tok for tok, _ in state["strategy"]["population"]] == [
+            t.user_attrs["tokens"] for t in complete[-size:]]
+    else:
+        assert state["strategy"]["baseline"] is not None and state["strategy"]["optimizer"]["state"]
