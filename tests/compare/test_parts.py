@@ -92,3 +92,20 @@ def test_markdown_table_to_html_and_cells():
     assert format_cell("macs", 1_814_000_000) == "1.81G"
     assert format_cell("measured_peak_bytes", 3 * 1024 * 1024) == "3.0 MiB"
     assert format_cell("imagenet_top1", None) == "—"
+
+
+def test_model_argument_carries_builder_kwargs():
+    from cnnlab.compare.specs import parse_model_arg, spec_from_registry
+
+    assert parse_model_arg("nasnet:genotype=runs/x/best.json,C=8,N=1") == (
+        "nasnet", {"genotype": "runs/x/best.json", "C": 8, "N": 1}, "nasnet-best-C8-N1"
+    )
+    spec = spec_from_registry("mobilenet_v2:width_multiplier=0.5")
+    built = spec.build(10, 3)
+    # torchvision's MobileNetV2(width_mult=0.5) is the outside reference for what the kwarg must do
+    reference = tv_models.mobilenet_v2(width_mult=0.5, num_classes=10)
+    assert sum(p.numel() for p in built.parameters()) == sum(p.numel() for p in reference.parameters())
+    with pytest.raises(ConfigError, match="widht"):
+        spec_from_registry("mobilenet_v2:widht=0.5")
+    with pytest.raises(ConfigError, match="key=value"):
+        spec_from_registry("mobilenet_v2:0.5")

@@ -40,7 +40,7 @@ def print_summary(console: Console, result) -> None:  # noqa: ANN001 - a Compare
 
 
 def compare_command(
-    models: list[str] = typer.Argument(..., help="registered model names (see `cnnlab list`)"),
+    models: list[str] = typer.Argument(..., help="registered model names (see `cnnlab list`), each optionally NAME:key=value,... with builder arguments, e.g. nasnet:genotype=best.json"),
     data: str = typer.Option("fashion-mnist", "--data", help="dataset name or ImageFolder path"),
     data_root: str = typer.Option(None, "--data-root", help="folder holding the dataset files"),
     out: Path = typer.Option(Path("reports/compare"), "--out", help="output folder (re-runs resume here)"),
