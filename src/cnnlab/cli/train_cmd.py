@@ -55,6 +55,7 @@ def train_command(
     weight_decay: float = typer.Option(5e-4, "--weight-decay"),
     warmup_epochs: float = typer.Option(0.0, "--warmup-epochs", help="Linear warm-up before the cosine decay."),
     label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
+    precise_bn_batches: int = typer.Option(0, "--precise-bn-batches", help="After each epoch, recompute BatchNorm statistics over this many training batches (0: off)."),
     amp: str = typer.Option("auto", "--amp", help="auto (fp16 on CUDA, off on CPU) | off | fp16 | bf16."),
     channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Default: on where it helps (CUDA)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
@@ -75,6 +76,7 @@ def train_command(
                      limit_train=limit_train, limit_test=limit_test, download=download)  # fmt: skip
     config_args = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
                        weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
+                       precise_bn_batches=precise_bn_batches,
                        amp=amp, channels_last=channels_last, device=device, seed=seed)  # fmt: skip
     try:
         result, folder = run_training(model, data, out, resume, data_args, config_args, progress)

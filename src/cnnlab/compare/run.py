@@ -68,6 +68,9 @@ class CompareConfig:
     optimizer: str | None = None
     lr: float | None = None
     seed: int = 0
+    # Short budgets leave BatchNorm's running statistics behind the weights (evaluation can drop to
+    # chance); recomputing them over this many training batches after each epoch removes that lag.
+    precise_bn_batches: int = 50
     latency: LatencySettings = field(default_factory=LatencySettings)
     use_dot: bool = True
     progress: bool = True
@@ -265,6 +268,7 @@ def _load_data(config: CompareConfig, input_chw: tuple[int, int, int]):
         optimizer=config.optimizer,
         lr=config.lr,
         seed=config.seed,
+        precise_bn_batches=config.precise_bn_batches,
     )
     return budget, bundle
 
@@ -337,6 +341,7 @@ def _budget_text(budget: TrainBudget | None, rows: list[ComparisonRow]) -> str:
         f"val/test limited to {budget.limit_eval} images" if budget.limit_eval else "",
         f"optimizer {budget.optimizer}" if budget.optimizer else "trainer's default optimizer",
         f"lr {budget.lr}" if budget.lr else "",
+        f"BatchNorm statistics recomputed over {budget.precise_bn_batches} batches" if budget.precise_bn_batches else "",
         f"seed {budget.seed}",
     ]
     return ", ".join(p for p in parts if p)

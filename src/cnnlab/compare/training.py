@@ -39,6 +39,7 @@ class TrainBudget:
     optimizer: str | None = None  # None: the trainer's default
     lr: float | None = None  # None: the trainer's default
     seed: int = 0
+    precise_bn_batches: int = 0  # BatchNorm statistics recomputed with the final weights (0: off)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -99,7 +100,8 @@ def _train_config(budget: TrainBudget):
     from cnnlab.train import TrainConfig
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    wanted = {"epochs": budget.epochs, "batch_size": budget.batch_size, "seed": budget.seed}
+    wanted = {"epochs": budget.epochs, "batch_size": budget.batch_size, "seed": budget.seed,
+              "precise_bn_batches": budget.precise_bn_batches}
     if budget.optimizer is not None:
         wanted["optimizer"] = budget.optimizer
     if budget.lr is not None:

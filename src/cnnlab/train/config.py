@@ -27,7 +27,9 @@ class TrainConfig:
     decay to ``min_lr`` (Loshchilov & Hutter 2017, SGDR, without restarts) when
     ``schedule="cosine"``. ``amp``: "auto" = fp16 autocast + GradScaler on CUDA, full precision on
     CPU; "bf16" = bfloat16 autocast (CPU or CUDA); "fp16" (CUDA only); "off"; True/False are
-    "auto"/"off". ``channels_last``: None = on where it helps (CUDA). ``device``: "auto" = CUDA
+    "auto"/"off". ``precise_bn_batches``: after each epoch, recompute BatchNorm statistics over
+    this many training batches with the final weights (0 = off; see ``cnnlab.train.precise_bn``).
+    ``channels_last``: None = on where it helps (CUDA). ``device``: "auto" = CUDA
     when available, else CPU; or any torch device string.
     """
 
@@ -43,6 +45,7 @@ class TrainConfig:
     min_lr: float = 0.0
     label_smoothing: float = 0.0
     grad_clip_norm: float | None = None
+    precise_bn_batches: int = 0
     amp: str = "auto"
     channels_last: bool | None = None
     seed: int = 0
@@ -55,6 +58,7 @@ class TrainConfig:
         require_positive("epochs", self.epochs, where)
         require_positive("batch_size", self.batch_size, where)
         require_non_negative("seed", self.seed, where)
+        require_non_negative("precise_bn_batches", self.precise_bn_batches, where)
         require_choice("optimizer", self.optimizer, OPTIMIZERS, where)
         require_choice("schedule", self.schedule, SCHEDULES, where)
         require_choice("amp", self.amp, AMP_MODES, where)

@@ -21,6 +21,13 @@ class Runtime:
     use_scaler: bool
     channels_last: bool
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Move a batch of images to the device, in the runtime's memory layout."""
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
     def autocast(self):
         if self.autocast_dtype is None:
             return contextlib.nullcontext()

@@ -37,10 +37,8 @@ def train_one_epoch(
     batches, shown = len(loader), 0
     start, cpu_start = time.perf_counter(), time.process_time()
     for step, (images, labels) in enumerate(loader, 1):
-        images = images.to(device, non_blocking=True)
+        images = runtime.prepare(images)
         labels = labels.to(device, non_blocking=True)
-        if runtime.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = net(images)
             loss = criterion(logits, labels)

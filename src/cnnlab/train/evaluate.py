@@ -34,10 +34,8 @@ def evaluate_metrics(
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
     try:
         for images, labels in loader:
-            images = images.to(device, non_blocking=True)
+            images = runtime.prepare(images) if runtime else images.to(device)
             labels = labels.to(device, non_blocking=True)
-            if runtime is not None and runtime.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
             with runtime.autocast() if runtime else contextlib.nullcontext():
                 logits = model(images)
             loss = nn.functional.cross_entropy(logits.float(), labels, reduction="sum")

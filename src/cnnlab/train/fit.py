@@ -23,6 +23,7 @@ from cnnlab.train.distributed import DistContext, broadcast_buffers, init_distri
 from cnnlab.train.epoch import train_one_epoch
 from cnnlab.train.evaluate import evaluate_metrics
 from cnnlab.train.optim import build_optimizer, build_scheduler
+from cnnlab.train.precise_bn import recompute_batchnorm_stats
 from cnnlab.train.progress import EpochProgress
 from cnnlab.train.result import TrainResult
 from cnnlab.train.run_files import RunFiles
@@ -175,6 +176,9 @@ def _run_epoch(epoch, net, model, train_loader, val_loader, steps, runtime, conf
     optimizer, scheduler, scaler = steps
     record: dict[str, Any] = {"epoch": epoch}
     record.update(train_one_epoch(net, train_loader, optimizer, scheduler, scaler, runtime, config, ctx, bar))
+    if config.precise_bn_batches:
+        images = (runtime.prepare(x) for x, _ in train_loader)
+        record["precise_bn_batches"] = recompute_batchnorm_stats(model, images, config.precise_bn_batches)
     broadcast_buffers(model, ctx)
     if val_loader is not None:
         val = evaluate_metrics(model, val_loader, runtime, ctx)
