@@ -85,8 +85,10 @@ def measure(tool: str, model: str, shape: str, threads: int, timeout: float) -> 
                               capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
+    if done.returncode < 0:  # SIGKILL here is the kernel's out-of-memory killer on a 24 GiB machine
+        return {"error": f"killed by signal {-done.returncode} (out of memory?)"}
     if done.returncode != 0:
-        lines = (done.stderr.strip() or "failed").splitlines()
+        lines = (done.stderr.strip() or f"failed with exit code {done.returncode}").splitlines()
         return {"error": lines[-1][:120]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
