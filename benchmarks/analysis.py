@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from cnnlab.atomic import atomic_write_text
 
 TOOLS = ("cnnlab", "FlopCounterMode", "fvcore", "ptflops", "thop", "torchinfo")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -119,14 +119,6 @@ def render(model: str, results: dict[str, dict[str, dict]], threads: int) -> str
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
@@ -145,7 +137,7 @@ def main(argv: list[str] | None = None) -> Path:
             results[shape][tool] = measure(tool, model, shape, args.threads, timeout)
             print(shape, tool, results[shape][tool], flush=True)
     path = RESULTS / out
-    write_atomic(path, render(model, results, args.threads))
+    atomic_write_text(path, render(model, results, args.threads))
     print(f"wrote {path}")
     return path
 

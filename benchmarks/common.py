@@ -11,12 +11,12 @@ import argparse
 import datetime as dt
 import os
 import platform
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
+from cnnlab.atomic import atomic_write_text
 from cnnlab.infer.timing import interleaved_median_seconds, median_seconds
 
 __all__ = [
@@ -106,14 +106,4 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 def write_markdown(name: str, text: str, results_dir: Path = RESULTS_DIR) -> Path:
     """Write ``results_dir/name.md`` atomically (temp file in the same folder, then ``os.replace``)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{name}.md"
-    fd, tmp = tempfile.mkstemp(dir=results_dir, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(results_dir / f"{name}.md", text if text.endswith("\n") else text + "\n")

@@ -51,7 +51,7 @@ def _train_cell(edges: tuple[str, ...], seed: int, epochs: int, channels: int) -
 
 
 def _save_json(path: Path, data: dict) -> None:
-    from cnnlab.nas.io import atomic_write_text
+    from cnnlab.atomic import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -111,7 +111,7 @@ def _plot(curves: dict[str, np.ndarray], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cnnlab.nas.io import atomic_write
+    from cnnlab.atomic import atomic_write
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, runs in curves.items():

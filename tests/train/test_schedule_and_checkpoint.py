@@ -46,8 +46,9 @@ def test_interrupted_save_leaves_the_old_checkpoint_and_no_temp_file(tmp_path, m
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
 
-    def broken_save(obj, handle):
-        handle.write(b"partial bytes")
+    def broken_save(obj, target):
+        with open(target, "wb") as handle:  # torch.save takes a path or a file
+            handle.write(b"partial bytes")
         raise KeyboardInterrupt  # the user hits Ctrl-C in the middle of the write
 
     monkeypatch.setattr(checkpoint_module.torch, "save", broken_save)

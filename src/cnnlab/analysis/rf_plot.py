@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from cnnlab.analysis.report import Report
+from cnnlab.atomic import atomic_write
 from cnnlab.errors import ConfigError
 
 __all__ = ["stage_fields", "draw_receptive_field", "unit_box"]
@@ -61,11 +60,6 @@ def draw_receptive_field(report: Report, image: Path, out: Path, unit: tuple[int
     ax.set_ylim(max(height, bottom) + 2, min(0, top) - 2)
     rf = report.receptive_field
     ax.set_title(f"{report.model}: unit {box['unit']} of {rf.layer}, r={rf.size[0]}, j={rf.jump[0]}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=80)
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
     plt.close(fig)
-    os.replace(tmp, out)
     return box

@@ -6,11 +6,10 @@ one shared training budget. Written as PNG and SVG with matplotlib's non-interac
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.compare.table import write_atomic
+from cnnlab.atomic import atomic_write
 
 __all__ = ["ChartPoint", "draw_comparison_chart", "family_colours"]
 
@@ -126,7 +125,5 @@ def draw_comparison_chart(
         fig.legend(handles=handles, title="family", loc="outside right center", fontsize=8)
     fig.suptitle("Accuracy vs multiply-accumulates (bubble area ∝ parameters)", fontsize=12)
     for path, fmt in ((png_path, "png"), (svg_path, "svg")):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=130)
-        write_atomic(path, buffer.getvalue())
+        atomic_write(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=130))
     plt.close(fig)

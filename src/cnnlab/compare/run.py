@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cnnlab.arith.checks import require_positive
+from cnnlab.atomic import atomic_write_text
 from cnnlab.compare.chart import ChartPoint, draw_comparison_chart
 from cnnlab.compare.diagram import render_diagram
 from cnnlab.compare.measure import LatencySettings, measure_compute, stage_table_of
@@ -24,7 +25,7 @@ from cnnlab.compare.published import published_facts
 from cnnlab.compare.report import ModelSection, ReportPage, render_report, stage_table_to_html
 from cnnlab.compare.specs import ModelSpec
 from cnnlab.compare.structure import describe_structure
-from cnnlab.compare.table import ComparisonRow, rows_to_csv, rows_to_markdown, write_atomic
+from cnnlab.compare.table import ComparisonRow, rows_to_csv, rows_to_markdown
 from cnnlab.compare.training import TrainBudget, TrainOutcome, train_or_resume
 from cnnlab.errors import ConfigError
 
@@ -146,8 +147,8 @@ def _cpu_name() -> str:
 
 
 def _write_tables(out: Path, rows: list[ComparisonRow]) -> None:
-    write_atomic(out / "comparison.csv", rows_to_csv(rows))
-    write_atomic(out / "comparison.md", rows_to_markdown(rows))
+    atomic_write_text(out / "comparison.csv", rows_to_csv(rows))
+    atomic_write_text(out / "comparison.md", rows_to_markdown(rows))
 
 
 def _make_progress(console: Console, enabled: bool) -> Progress:
@@ -327,7 +328,7 @@ def _write_outputs(
         models=sections,
         column_notes=COLUMN_NOTES,
     )
-    write_atomic(files["report.html"], render_report(page))
+    atomic_write_text(files["report.html"], render_report(page))
     return files
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
-__all__ = ["ComparisonRow", "COLUMNS", "write_atomic", "rows_to_csv", "rows_to_markdown", "format_cell"]
+__all__ = ["ComparisonRow", "COLUMNS", "rows_to_csv", "rows_to_markdown", "format_cell"]
 
 
 @dataclass
@@ -123,24 +120,3 @@ def rows_to_csv(rows: list[ComparisonRow]) -> str:
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in asdict(row).items()})
     return buffer.getvalue()
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from torch import nn
 
-from cnnlab.compare.table import write_atomic
+from cnnlab.atomic import atomic_write_text
 from cnnlab.errors import ConfigError
 
 __all__ = ["TrainBudget", "TrainOutcome", "train_or_resume", "load_finished"]
@@ -123,7 +123,7 @@ def train_or_resume(
     if finished is not None:
         return finished
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / BUDGET_FILE, json.dumps(budget.to_json(), indent=1) + "\n")
+    atomic_write_text(run_dir / BUDGET_FILE, json.dumps(budget.to_json(), indent=1) + "\n")
     resumed = _has_checkpoint(run_dir)
     result = fit(model, bundle, _train_config(budget), out_dir=run_dir, resume=True, progress=progress)
     outcome = TrainOutcome(
@@ -134,5 +134,5 @@ def train_or_resume(
         images_per_second=getattr(result, "images_per_second", None),
         resumed=resumed,
     )
-    write_atomic(run_dir / RESULT_FILE, json.dumps(asdict(outcome), indent=1) + "\n")
+    atomic_write_text(run_dir / RESULT_FILE, json.dumps(asdict(outcome), indent=1) + "\n")
     return outcome

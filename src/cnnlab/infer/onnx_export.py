@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_choice
+from cnnlab.atomic import atomic_path
 from cnnlab.errors import ConfigError
 from cnnlab.infer.input_size import check_input_size
 from cnnlab.infer.outputs import output_errors, tensor_leaves
@@ -97,13 +97,9 @@ def export_onnx(
     size = check_input_size(input_size, "export_onnx: input_size")
     require_choice("exporter", exporter, EXPORTERS, "export_onnx")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.randn(size)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     used, fallback_reason = exporter, None
-    try:
+    with atomic_path(path) as tmp:
         with _eval_mode(model), torch.no_grad():
             if exporter in ("auto", "dynamo"):
                 try:
@@ -118,9 +114,6 @@ def export_onnx(
             if used != "dynamo":
                 _export_torchscript(model, example, tmp, dynamic_batch, opset)
                 used = "torchscript"
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return OnnxExport(path, used, opset, dynamic_batch, path.stat().st_size, fallback_reason)
 
 

@@ -30,8 +30,8 @@ import torch
 from optuna.trial import TrialState
 
 from cnnlab.arith.checks import require_positive
+from cnnlab.atomic import atomic_write
 from cnnlab.errors import ConfigError
-from cnnlab.nas.io import atomic_write
 from cnnlab.nas.spaces import SearchSpace
 from cnnlab.nas.strategies import Strategy
 

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cnnlab.atomic import atomic_write_text
 from cnnlab.errors import ConfigError
-from cnnlab.nas.io import atomic_write_text
 from cnnlab.nas.ops import OP_NAMES
 
 __all__ = ["CELL_KINDS", "validate_genotype", "load_genotype", "save_genotype", "unused_states"]

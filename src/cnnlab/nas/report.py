@@ -9,8 +9,8 @@ from typing import Any
 
 from optuna.trial import TrialState
 
+from cnnlab.atomic import atomic_write, atomic_write_text
 from cnnlab.nas.engine import make_storage, open_study
-from cnnlab.nas.io import atomic_write, atomic_write_text
 
 __all__ = ["TrialRow", "SearchReport", "search_report", "best_so_far"]
 

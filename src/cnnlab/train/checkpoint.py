@@ -7,21 +7,18 @@ stored is plain data or tensors, so checkpoints load with ``torch.load(weights_o
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from cnnlab.atomic import atomic_write
 from cnnlab.errors import ConfigError
 
 __all__ = [
     "CHECKPOINT_NAME",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "save_checkpoint",
     "load_checkpoint",
     "capture_rng_state",
@@ -31,44 +28,9 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def _file_mode() -> int:
-    """Permissions a plain ``open()`` would give a new file (mkstemp makes them 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _file_mode()
-
-
-def _atomic(path: Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic(path, lambda handle: handle.write(data))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """``torch.save(state)`` to ``path`` atomically."""
-    _atomic(path, lambda handle: torch.save(state, handle))
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

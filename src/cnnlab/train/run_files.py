@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cnnlab.train.checkpoint import CHECKPOINT_NAME, atomic_write_text
+from cnnlab.atomic import atomic_write_text
+from cnnlab.train.checkpoint import CHECKPOINT_NAME
 
 __all__ = ["RunFiles"]
 
