@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from cnnlab.atomic import atomic_write_text
+from cnnlab.compare.latency import cpu_model
 from cnnlab.infer.timing import interleaved_median_seconds, median_seconds
 
 __all__ = [
@@ -68,22 +69,12 @@ def interleaved_medians(
     return interleaved_median_seconds(fns, repeats, warmup, inference=False)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info() -> dict[str, str]:
     """CPU model, cores, load, torch version and threads: what a reader needs to compare two tables."""
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return {
         "date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "CPU": _cpu_model(),
+        "CPU": cpu_model(),
         "logical cores": str(os.cpu_count()),
         "load average (1, 5, 15 min)": load,
         "torch": torch.__version__,

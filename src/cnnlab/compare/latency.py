@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -15,7 +17,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnnlab.errors import ConfigError
 
-__all__ = ["LatencyResult", "measure_latency", "measure_peak_forward_bytes", "pinned_threads"]
+__all__ = ["LatencyResult", "cpu_model", "measure_latency", "measure_peak_forward_bytes", "pinned_threads"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,14 @@ def measure_peak_forward_bytes(model: nn.Module, input_shape: tuple[int, ...]) -
     finally:
         model.train(was_training)
     return tracker.peak
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for the machine line of reports and benchmarks."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -6,7 +6,6 @@ Outputs in ``config.out``: ``comparison.csv``, ``comparison.md``, ``comparison.p
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from cnnlab.arith.checks import require_positive
 from cnnlab.atomic import atomic_write_text
 from cnnlab.compare.chart import ChartPoint, draw_comparison_chart
 from cnnlab.compare.diagram import render_diagram
+from cnnlab.compare.latency import cpu_model
 from cnnlab.compare.measure import LatencySettings, measure_compute, stage_table_of
 from cnnlab.compare.published import published_facts
 from cnnlab.compare.report import ModelSection, ReportPage, render_report, stage_table_to_html
@@ -134,16 +134,6 @@ def _chart_points(rows: list[ComparisonRow]) -> tuple[list[ChartPoint], list[Cha
         if accuracy is not None and r.macs > 0:
             measured.append(ChartPoint(r.model, r.family, r.macs, accuracy, r.params))
     return published, measured
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _write_tables(out: Path, rows: list[ComparisonRow]) -> None:
@@ -315,7 +305,7 @@ def _write_outputs(
         ("training budget", _budget_text(budget, rows)),
         ("latency", f"median of {config.latency.repeats} runs after {config.latency.warmup} warm-up, "
                     f"{config.latency.threads} thread(s), batch sizes {list(config.latency.batch_sizes)}"),
-        ("CPU", _cpu_name()),
+        ("CPU", cpu_model()),
         ("torch", torch.__version__),
         ("diagrams", renderer),
         ("generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + f" in {seconds:.0f} s"),
