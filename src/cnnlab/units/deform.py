@@ -8,14 +8,16 @@ and the border rule are those of ``torchvision.ops.deform_conv2d``.
 
 How it is computed (no Python loop over positions or taps): the bilinear samples of one batch
 chunk form the im2col column matrix ``cols = S @ X``, where ``X`` holds the zero-padded input as
-channels-last rows and ``S`` is a sparse CSR matrix with the four corner weights of every sample
-(times its mask); then one matmul per conv group applies the kernel. The backward pass uses the
-same matrix: ``grad X = Sᵀ @ grad cols`` (Sᵀ assembled from one sort of the top-left corners),
-and the offset / mask gradients come from the four corner dot products ``<grad cols_r, X_corner>``,
-one sampled matmul at the pattern of ``S``. Batch chunks are small (about ``_CHUNK_SAMPLES``
-samples, so a chunk's operands stay in cache) and never hold more than ``max_column_bytes`` of
-columns. The backward rebuilds the columns; it reuses the forward's sampling plans when all of
-them fit in that budget, and rebuilds them too otherwise.
+channels-last rows and ``S`` has one row per sample with its four corner weights (times its
+mask); a row of ``S`` is a weighted bag of four input rows, so ``embedding_bag`` gathers it in
+one fused pass. Then one matmul per conv group applies the kernel. The backward pass uses the
+same matrix: ``grad X = Sᵀ @ grad cols`` (a CSR ``Sᵀ`` assembled from one sort of the top-left
+corners), and the offset / mask gradients come from the four corner dot products
+``<grad cols_r, X_corner>``, one sampled matmul at the pattern of ``S``. Batch chunks are small
+(about ``_CHUNK_SAMPLES`` samples, so a chunk's sparse operands stay in cache, yet enough output
+positions for efficient matmuls) and never hold more than ``max_column_bytes`` of columns. The
+backward rebuilds the columns; it reuses the forward's sampling plans when all of them fit in
+that budget, and rebuilds them too otherwise.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ __all__ = ["DEFAULT_MAX_COLUMN_BYTES", "deform_conv2d", "DeformConv2d"]
 
 DEFAULT_MAX_COLUMN_BYTES = 256 * 2**20  # column matrix of one batch chunk, bytes
 _FAST_DTYPES = (torch.float32, torch.float64)  # what the sparse kernels support on CPU and CUDA
-# Samples per batch chunk to aim for (at least one image): small enough that a chunk's column
-# matrix and sparse operands stay in cache between the sparse product and the matmul.
-_CHUNK_SAMPLES = 2**16
+# Samples per batch chunk to aim for (at least one image): small enough that a chunk's sparse
+# operands stay in cache between the gather, the sparse products and the matmul ...
+_CHUNK_SAMPLES = 2**14
+# ... unless the chunk's matmuls would have fewer rows (output positions) than this: small
+# matmuls lose more than the cache gains.
+_CHUNK_MIN_POSITIONS = 2**11
 
 
 @dataclass(frozen=True)
@@ -363,10 +368,13 @@ def _chunks(geo, x, offset, mask, batch_chunk: int, plans: list[_Plan] | None = 
 
 
 def _columns(chunk: _Chunk) -> torch.Tensor:
-    """The im2col matrix of bilinear samples, ``S @ X``: (samples, block channels)."""
-    s = _sampling_matrix(chunk.plan, chunk.rows.shape[0])
-    cols = chunk.rows.new_empty(s.shape[0], chunk.rows.shape[1])
-    return torch.addmm(cols, s, chunk.rows, beta=0, out=cols)
+    """The im2col matrix of bilinear samples, ``S @ X``: (samples, block channels).
+
+    Each row of ``S`` has exactly four entries, so the product is a weighted sum of four input
+    rows per sample: ``embedding_bag`` computes it in one fused gather.
+    """
+    plan = chunk.plan
+    return nn.functional.embedding_bag(plan.index, chunk.rows, per_sample_weights=plan.weight, mode="sum")
 
 
 def _gout_rows(grad_out: torch.Tensor, geo: _Geometry, chunk: _Chunk) -> torch.Tensor:
@@ -417,6 +425,7 @@ class _DeformConv2dFunction(torch.autograd.Function):
         grad_offset = torch.empty_like(offset) if need_offset else None
         grad_mask = torch.empty_like(mask) if need_mask else None
         grad_w = torch.zeros_like(w_grouped) if need_weight else None
+        w_transposed = w_grouped.transpose(1, 2).contiguous()  # a contiguous operand: faster bmm
         plans, ctx.plans = ctx.plans, None
         for chunk in _chunks(geo, x, offset, mask, ctx.batch_chunk, plans):
             gout = _gout_rows(grad_out, geo, chunk)
@@ -426,7 +435,7 @@ class _DeformConv2dFunction(torch.autograd.Function):
                 del cols
             if not (need_x or need_offset or need_mask):
                 continue
-            grad_cols = torch.bmm(gout, w_grouped.transpose(1, 2)).view(-1, geo.block_channels)
+            grad_cols = torch.bmm(gout, w_transposed).view(-1, geo.block_channels)
             if need_x:
                 grad_x[chunk.start:chunk.stop] = _input_grad(chunk, grad_cols, geo)
             if need_offset or need_mask:
@@ -509,7 +518,8 @@ def deform_conv2d(
         return deform_conv2d_reference(input, offset, weight, bias, stride, padding, dilation, mask)
     samples_per_image = max(1, geo.taps * geo.positions * geo.blocks)
     bytes_per_image = max(1, geo.column_bytes_per_sample(input.element_size()))
-    batch_chunk = max(1, min(budget // bytes_per_image, _CHUNK_SAMPLES // samples_per_image))
+    by_cache = max(_CHUNK_SAMPLES // samples_per_image, _CHUNK_MIN_POSITIONS // max(1, geo.positions))
+    batch_chunk = max(1, min(budget // bytes_per_image, by_cache))
     contiguous = [None if t is None else t.contiguous() for t in (input, offset, mask, weight)]
     return _DeformConv2dFunction.apply(*contiguous, bias, geo, batch_chunk, budget)
 
