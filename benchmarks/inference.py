@@ -3,9 +3,9 @@
     python benchmarks/inference.py [--quick] [--threads N] [--models resnet50 vgg16] [--compile]
 
 Latency (batch 1) and throughput (batch 16) at 224x224 of the networks in MODELS; each time is the median
-of repeats after warm-up, the four variants timed in turn within each round. The multiply-accumulates a
-network does per second are set against a large fp32 matmul timed in the same run (this machine's
-practical peak). cnnlab's network gets torchvision's weights, so the variants compute the same function.
+of repeats after warm-up, the four variants timed in turn within each round, the order rotating from round to round. The
+multiply-accumulates a network does per second are set against the best rate of a few large fp32
+matmuls timed in the same rounds (this machine's practical peak). cnnlab's network gets torchvision's weights, so the variants compute the same function.
 Writes benchmarks/results/inference.md (``--quick``: inference_quick.md).
 """
 
@@ -34,8 +34,8 @@ from common import (
 )
 
 MODELS = ("resnet50", "mobilenet_v2", "resnext50_32x4d", "vgg16")
-FULL = {"image": 224, "batches": (1, 16), "repeats": 10, "warmup": 2, "gemm": 2048}
-QUICK = {"image": 32, "batches": (1, 2), "repeats": 2, "warmup": 1, "gemm": 512}
+FULL = {"image": 224, "batches": (1, 16), "repeats": 10, "warmup": 2, "gemm": (1024, 2048, 3072)}
+QUICK = {"image": 32, "batches": (1, 2), "repeats": 2, "warmup": 1, "gemm": (256, 512)}
 VARIANTS = ("torchvision", "cnnlab", "optimized", "onnxruntime")
 
 # (what, model, batch index (0: latency, 1: throughput), variant, minimum) -- from issue 7
@@ -114,7 +114,8 @@ def bench_model(name: str, cfg: dict, threads: int, compile_: bool, folder: Path
         if model is None:
             opt_note = "on torchvision's net (no cnnlab net); " + opt_note
         fns = {"torchvision": lambda x=x: reference(x), "optimized": lambda x=x, f=fast: f(x),
-               "onnxruntime": lambda x=x_numpy: session.run(None, {input_name: x}), "sgemm": sgemm(cfg["gemm"])}
+               "onnxruntime": lambda x=x_numpy: session.run(None, {input_name: x})}
+        fns.update({f"sgemm {n}": sgemm(n) for n in cfg["gemm"]})
         if model is not None:
             fns["cnnlab"] = lambda x=x: model(x)
         with torch.inference_mode():
@@ -122,7 +123,7 @@ def bench_model(name: str, cfg: dict, threads: int, compile_: bool, folder: Path
             seconds = interleaved_medians(fns, repeats=cfg["repeats"], warmup=cfg["warmup"])
         notes = {"cnnlab": cnnlab_note, "optimized": opt_note,
                  "onnxruntime": f"{ort_note}; outputs differ by {ort_rel:.1e} (relative)"}
-        peak = cfg["gemm"] ** 3 / seconds.pop("sgemm")
+        peak = max(n**3 / seconds.pop(f"sgemm {n}") for n in cfg["gemm"])  # the best size's rate
         rows.append(Row(name, batch, macs_per_image * batch, peak, seconds, notes))
         log(f"  {name} batch {batch}: " + ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in seconds.items()))
     return rows
@@ -195,7 +196,7 @@ def render(rows: list[Row], cfg: dict, args: argparse.Namespace, gemm_note: str)
     parts = [
         "# CPU inference: torchvision vs cnnlab vs onnxruntime",
         f"Made by `{command}`. Input {cfg['image']}x{cfg['image']}, batch {' and '.join(map(str, cfg['batches']))}; "
-        f"median of {cfg['repeats']} runs after {cfg['warmup']} warm-up(s), the variants timed in turn each round. "
+        f"median of {cfg['repeats']} runs after {cfg['warmup']} warm-up(s), the variants timed in turn each round, the order rotating by one each round. "
         "x tv = speed relative to torchvision eager (higher is faster). MACs count conv and linear layers.",
         machine_info_markdown(),
         f"- matmul peak: {gemm_note}, timed in the same rounds as each row's variants (column sgemm GMAC/s)",
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = QUICK if args.quick else FULL
     threads = pin_threads(args.threads)
     log(f"inference benchmark: {threads} thread(s), {'quick' if args.quick else 'full'} run")
-    gemm_note = f"fp32 {cfg['gemm']}x{cfg['gemm']}x{cfg['gemm']} torch.mm, {threads} thread(s)"
+    sizes = ", ".join(f"{n}³" for n in cfg["gemm"])
+    gemm_note = f"the best rate of fp32 square torch.mm at {sizes}, {threads} thread(s)"
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-") as folder:
         for name in args.models:

@@ -5,10 +5,10 @@
 ResNet-18 (10 classes) on Fashion-MNIST padded to 32x32 and repeated to 3 channels (digits resized to
 32x32 when Fashion-MNIST is not installed). Each variant trains one epoch of the same batches per round
 from the same initial weights, with SGD (momentum 0.9, weight decay) and a per-step cosine schedule; the
-variants are timed in turn within each round after a warm-up round, and images/second is the median over
-rounds of the training loop's time alone (no evaluation). The bare loop gets batches already on the
+variants are timed in turn within each round (the order rotating by one each round) after a warm-up
+round, and images/second is the median over rounds of the training loop's time alone (no evaluation). The bare loop gets batches already on the
 device as float tensors; the trainer builds them from uint8 storage on the fly. Writes
-benchmarks/results/train.md.
+benchmarks/results/train.md (``--quick``: train_quick.md).
 """
 
 from __future__ import annotations
@@ -102,9 +102,11 @@ def measure(fns: dict[str, Callable[[], tuple[float, float]]], rounds: int) -> d
         log(f"  warm-up {name}")
         fn()
     rates: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    names = list(fns)
     for r in range(rounds):
-        for name, fn in fns.items():
-            rates[name].append(fn())
+        shift = r % len(names)  # the order rotates: no variant always runs first or after the same one
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(fns[name]())
         log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{v[-1][0]:.0f}/{v[-1][1]:.0f}" for v in rates.values()))
     return rates
 
@@ -132,7 +134,7 @@ def render(rates: dict[str, list[tuple[float, float]]], cfg: dict, bundle, quick
         "# Training throughput: cnnlab trainer vs bare PyTorch loop vs torchvision",
         f"Made by `{command}`. {bundle.name}, {len(bundle.train.dataset)} images per epoch at 32x32x3, "
         f"batch {cfg['batch_size']}, SGD + cosine; median over {cfg['rounds']} rounds after a warm-up round, "
-        "variants timed in turn within each round. Images per wall-clock second, and per CPU second of the "
+        "variants timed in turn within each round, the order rotating by one each round. Images per wall-clock second, and per CPU second of the "
         "process (steadier when other jobs share the cores). x bare = relative to the bare loop on "
         "cnnlab's resnet18 (higher is faster).",
         machine_info_markdown(),
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle.train.set_epoch(1)
     batches = list(bundle.train)
     rates = measure(variants(bundle, batches), cfg["rounds"])
-    path: Path = write_markdown("train", render(rates, cfg, bundle, args.quick))
+    path: Path = write_markdown("train_quick" if args.quick else "train", render(rates, cfg, bundle, args.quick))
     log(f"wrote {path}")
     return 0
 

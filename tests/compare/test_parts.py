@@ -109,3 +109,16 @@ def test_model_argument_carries_builder_kwargs():
         spec_from_registry("mobilenet_v2:widht=0.5")
     with pytest.raises(ConfigError, match="key=value"):
         spec_from_registry("mobilenet_v2:0.5")
+
+
+def test_family_colour_does_not_depend_on_the_other_families():
+    from cnnlab import nets
+    from cnnlab.compare.chart import family_colours, registry_families
+
+    families = registry_families()
+    assert families == sorted({nets.model_info(n)["family"] for n in nets.list_models()})
+    alone = family_colours(["resnet"])["resnet"]
+    assert family_colours(["vgg", "resnet", "mobilenet_v2"])["resnet"] == alone
+    assert family_colours(["resnet", "zzz_custom"])["resnet"] == alone
+    together = family_colours(families)
+    assert len(set(together.values())) == min(len(families), 10)  # tab10: distinct up to ten families

@@ -26,12 +26,23 @@ class ChartPoint:
     params: int
 
 
+def registry_families() -> list[str]:
+    """The families of all registered models, sorted: the fixed order that assigns chart colours."""
+    from cnnlab import nets
+
+    return sorted({nets.model_info(name)["family"] for name in nets.list_models()})
+
+
 def family_colours(families: list[str]) -> dict[str, tuple]:
-    """One stable colour per family (matplotlib's tab10, in sorted order)."""
+    """One colour per family (matplotlib's tab10), fixed by its place among the registry's families, so
+    a family keeps its colour whichever others are in the chart; other families follow, sorted."""
     from matplotlib import colormaps
 
     palette = colormaps["tab10"]
-    return {family: palette(index % 10) for index, family in enumerate(sorted(set(families)))}
+    known = registry_families()
+    extra = sorted(set(families) - set(known))
+    place = {family: index for index, family in enumerate(known + extra)}
+    return {family: palette(place[family] % 10) for family in sorted(set(families))}
 
 
 LABEL_OFFSETS_PT = ((6, 5, "left"), (6, -12, "left"), (-6, 5, "right"), (-6, -12, "right"), (6, 16, "left"),

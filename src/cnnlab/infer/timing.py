@@ -51,7 +51,12 @@ def interleaved_median_seconds(
     fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1, inference: bool = True
 ) -> dict[str, float]:
     """Median seconds per candidate, one call of each in turn per round, so that load from other
-    processes falls on all candidates alike (under inference mode unless ``inference=False``)."""
+    processes falls on all candidates alike (under inference mode unless ``inference=False``).
+
+    The order rotates by one place each round, so every candidate runs equally often right after
+    each other one: what a call leaves behind (caches, allocator state, a hot matmul) does not
+    always favour or penalise the same candidate.
+    """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"interleaved_median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -59,9 +64,11 @@ def interleaved_median_seconds(
         for fn in fns.values():
             for _ in range(warmup):
                 fn()
-        for _ in range(repeats):
-            for name, fn in fns.items():
+        names = list(fns)
+        for round_ in range(repeats if names else 0):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
                 start = time.perf_counter()
-                fn()
+                fns[name]()
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}

@@ -272,32 +272,44 @@ def _sampling_matrix(plan: _Plan, input_rows: int) -> torch.Tensor:
     return _csr(crow, plan.index.view(-1), plan.weight.view(-1), (samples, input_rows))
 
 
-def _transposed_sampling_matrix(plan: _Plan, geo: _Geometry, input_rows: int) -> torch.Tensor:
-    """Sᵀ in CSR form, from one sort of the top-left corners only.
+class _TopLeftRuns(NamedTuple):
+    """The samples grouped by top-left input row: the CSR skeleton that the four corners share.
 
-    Input row ``p`` is the corner at row distance ``shift_j`` of the samples whose top-left
-    corner is ``p - shift_j``; sorted by top-left row, those samples form a run. Row ``p`` of Sᵀ
-    is the four runs one after another, so each entry's place follows from counts alone.
+    Row ``q`` lists the samples whose top-left corner is input row ``q``, ``order[crow[q]:crow[q+1]]``;
+    ``weight[j]`` holds corner ``j``'s bilinear weight (times mask) of those samples, in that order.
     """
+
+    crow: torch.Tensor  # (input rows + 1,)
+    order: torch.Tensor  # (samples,) sample indices sorted by top-left row
+    weight: torch.Tensor  # (4, samples)
+
+
+def _top_left_runs(plan: _Plan, input_rows: int) -> _TopLeftRuns:
     top_left = plan.index[:, 0]
-    sorted_top_left, order = torch.sort(top_left, stable=True)
-    sorted_top_left = sorted_top_left.long()
-    count = torch.bincount(top_left, minlength=input_rows)  # samples per top-left row
-    run_start = count.cumsum(0) - count
-    rank = torch.arange(order.shape[0], device=order.device) - run_start.index_select(0, sorted_top_left)
-    shifted = [torch.nn.functional.pad(count, (shift, 0))[:input_rows] for shift in _corner_shifts(geo)]
-    row_end = sum(shifted).cumsum(0)
-    crow = torch.cat((row_end.new_zeros(1), row_end))
-    columns = torch.empty(4 * order.shape[0], device=order.device, dtype=plan.index.dtype)
-    values = plan.weight.new_empty(4 * order.shape[0])
-    sample, weight = order.to(plan.index.dtype), plan.weight.index_select(0, order)
-    place = crow[:-1].clone()  # first free slot of each row, advanced corner by corner
+    order = torch.sort(top_left).indices
+    crow = top_left.new_zeros(input_rows + 1)
+    torch.cumsum(torch.bincount(top_left, minlength=input_rows), 0, out=crow[1:])
+    weight = plan.weight.index_select(0, order).t().contiguous()
+    return _TopLeftRuns(crow, order.to(plan.index.dtype), weight)
+
+
+def _transposed_product(plan: _Plan, geo: _Geometry, grad_cols: torch.Tensor, input_rows: int) -> torch.Tensor:
+    """``Sᵀ @ grad_cols``, (input rows, block channels), from one sort of the top-left corners.
+
+    Input row ``p`` is corner ``j`` of the samples whose top-left corner is row ``p - shift_j``, so
+    ``Sᵀ = Σ_j shift_j(T_j)``, where ``T_j`` has one entry per sample, in its top-left row, valued
+    with corner ``j``'s weight. The four ``T_j`` share one CSR skeleton; the product with ``T_j``
+    accumulates into the output rows shifted by ``shift_j`` (every corner lies inside the padded
+    input, so no row falls off the end).
+    """
+    runs = _top_left_runs(plan, input_rows)
+    grad_rows = grad_cols.new_empty(input_rows, grad_cols.shape[1])
     for j, shift in enumerate(_corner_shifts(geo)):
-        position = place[shift:].index_select(0, sorted_top_left) + rank
-        columns.index_copy_(0, position, sample)
-        values.index_copy_(0, position, weight[:, j])
-        place += shifted[j]
-    return _csr(crow.to(plan.index.dtype), columns, values, (input_rows, plan.index.shape[0]))
+        rows = input_rows - shift  # top-left rows whose corner j is an input row
+        t_j = _csr(runs.crow[: rows + 1], runs.order, runs.weight[j], (rows, grad_cols.shape[0]))
+        target = grad_rows[shift:]
+        torch.addmm(target, t_j, grad_cols, beta=0 if j == 0 else 1, out=target)
+    return grad_rows
 
 
 def _index_dtype(samples: int, input_rows: int) -> torch.dtype:
@@ -452,9 +464,7 @@ class _DeformConv2dFunction(torch.autograd.Function):
 
 def _input_grad(chunk: _Chunk, grad_cols: torch.Tensor, geo: _Geometry) -> torch.Tensor:
     """``Sᵀ @ grad cols``, cropped to the image and returned as (n, C, H, W)."""
-    st = _transposed_sampling_matrix(chunk.plan, geo, chunk.rows.shape[0])
-    grad_rows = grad_cols.new_empty(chunk.rows.shape)
-    torch.addmm(grad_rows, st, grad_cols, beta=0, out=grad_rows)
+    grad_rows = _transposed_product(chunk.plan, geo, grad_cols, chunk.rows.shape[0])
     per_group = geo.blocks // geo.groups
     grad_rows = grad_rows.view(geo.groups, chunk.size, geo.height + 2, geo.width + 2, per_group, -1)
     grad_x = grad_rows[:, :, 1:-1, 1:-1].permute(1, 0, 4, 5, 2, 3)
