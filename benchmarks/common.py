@@ -18,7 +18,7 @@ import torch
 
 from cnnlab.atomic import atomic_write_text
 from cnnlab.compare.latency import cpu_model
-from cnnlab.infer.timing import interleaved_median_seconds, median_seconds
+from cnnlab.timing import interleaved_median_seconds, median_seconds
 
 __all__ = [
     "RESULTS_DIR",

@@ -57,7 +57,7 @@ def train_command(
     label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
     precise_bn_batches: int = typer.Option(0, "--precise-bn-batches", help="After each epoch, recompute BatchNorm statistics over this many training batches (0: off)."),
     amp: str = typer.Option("auto", "--amp", help="auto (fp16 on CUDA, off on CPU) | off | fp16 | bf16."),
-    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Default: on where it helps (CUDA)."),
+    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Default: on for CUDA; on CPU, the layout measured faster for this model."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL-DATA)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),

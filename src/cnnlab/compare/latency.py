@@ -6,8 +6,6 @@ import platform
 import statistics
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnnlab.errors import ConfigError
+from cnnlab.timing import pinned_threads
 
 __all__ = ["LatencyResult", "cpu_model", "measure_latency", "measure_peak_forward_bytes", "pinned_threads"]
 
@@ -29,19 +28,6 @@ class LatencyResult:
     min_ms: float
     repeats: int
     threads: int
-
-
-@contextmanager
-def pinned_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(threads)``, then restore the previous setting."""
-    if not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be a positive integer, got {threads!r} (latency measurement)")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def measure_latency(

@@ -10,7 +10,7 @@ from cnnlab.infer.input_size import check_input_size, parse_input_size
 from cnnlab.infer.onnx_export import OnnxCheck, OnnxExport, export_onnx, verify_onnx
 from cnnlab.infer.optimize import InferenceInfo, optimize_for_inference
 from cnnlab.infer.outputs import output_errors
-from cnnlab.infer.timing import median_seconds, pinned_threads
+from cnnlab.timing import median_seconds, pinned_threads
 
 __all__ = [
     "FoldReport",

@@ -20,7 +20,7 @@ from cnnlab.arith.checks import require_positive
 from cnnlab.errors import ConfigError
 from cnnlab.infer.fold_bn import FoldReport, fold_batchnorm_
 from cnnlab.infer.outputs import output_errors
-from cnnlab.infer.timing import interleaved_median_seconds
+from cnnlab.timing import interleaved_median_seconds
 
 __all__ = ["InferenceInfo", "optimize_for_inference"]
 

@@ -29,7 +29,8 @@ class TrainConfig:
     CPU; "bf16" = bfloat16 autocast (CPU or CUDA); "fp16" (CUDA only); "off"; True/False are
     "auto"/"off". ``precise_bn_batches``: after each epoch, recompute BatchNorm statistics over
     this many training batches with the final weights (0 = off; see ``cnnlab.train.precise_bn``).
-    ``channels_last``: None = on where it helps (CUDA). ``device``: "auto" = CUDA
+    ``channels_last``: None = on CUDA; on CPU, the layout measured faster for this model and batch
+    (``cnnlab.train.layout``; the choice is in the result and the checkpoint). ``device``: "auto" = CUDA
     when available, else CPU; or any torch device string.
     """
 

@@ -65,6 +65,7 @@ def resolve_runtime(device: str, amp: str, channels_last: bool | None, local_ran
         "fp16": torch.float16,
         "bf16": torch.bfloat16,
     }[amp]
-    # channels_last pays off where convolution kernels prefer NHWC: cuDNN (tensor cores, AMP).
+    # channels_last pays off where convolution kernels prefer NHWC: cuDNN (tensor cores, AMP). On CPU it
+    # depends on the network: fit() measures it when the config leaves it open (cnnlab.train.layout).
     layout = is_cuda if channels_last is None else bool(channels_last)
     return Runtime(dev, dtype, use_scaler=dtype == torch.float16, channels_last=layout)

@@ -4,6 +4,7 @@ and data-parallel under ``torchrun`` (DistributedDataParallel; rank 0 alone writ
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import statistics
 import time
@@ -22,6 +23,7 @@ from cnnlab.train.device import Runtime, resolve_runtime
 from cnnlab.train.distributed import DistContext, broadcast_buffers, init_distributed
 from cnnlab.train.epoch import train_one_epoch
 from cnnlab.train.evaluate import evaluate_metrics
+from cnnlab.train.layout import choose_channels_last
 from cnnlab.train.optim import build_optimizer, build_scheduler
 from cnnlab.train.precise_bn import recompute_batchnorm_stats
 from cnnlab.train.progress import EpochProgress
@@ -79,6 +81,23 @@ def _place(model: nn.Module, bundle, config: TrainConfig, runtime: Runtime, ctx:
     return train, evals
 
 
+def _choose_layout(model, train_loader, config, runtime: Runtime, ctx: DistContext, state) -> tuple[Runtime, str]:
+    """``channels_last=None`` on CPU: the layout measured faster (see ``cnnlab.train.layout``), or the one a
+    resumed checkpoint recorded. Runs of several processes keep NCHW (each would measure on its own)."""
+    if config.channels_last is not None or runtime.device.type != "cpu" or ctx.enabled:
+        return runtime, ""
+    if state is not None and "channels_last" in state:
+        chosen, note = bool(state["channels_last"]), "layout from the checkpoint"
+    else:
+        with torch.random.fork_rng():  # the batch's augmentation must not shift the run's random stream
+            images = runtime.prepare(next(iter(train_loader))[0])
+        choice = choose_channels_last(model, images)
+        chosen, note = choice.channels_last, choice.reason
+    if chosen:
+        model.to(memory_format=torch.channels_last)
+    return dataclasses.replace(runtime, channels_last=chosen), note
+
+
 def _wrap_ddp(model: nn.Module, runtime: Runtime, ctx: DistContext) -> nn.Module:
     if not ctx.enabled:
         return model
@@ -120,18 +139,20 @@ def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) ->
     runtime = resolve_runtime(config.device, config.amp, config.channels_last, ctx.local_rank)
     files = RunFiles(out_dir) if out_dir is not None else None
     writes = files is not None and ctx.is_main
+    state = None
+    if resume and files.checkpoint.is_file():
+        state = load_checkpoint(files.checkpoint)
+        _check_resumable(state, config, ctx, files.checkpoint)
     train_loader, eval_loaders = _place(model, bundle, config, runtime, ctx)
     if len(train_loader) == 0:
         raise ConfigError(f"fit: batch_size={config.batch_size} leaves no full training batch")
+    runtime, layout_note = _choose_layout(model, train_loader, config, runtime, ctx, state)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, len(train_loader))
     scaler = runtime.scaler()
 
     history: list[dict[str, Any]] = []
-    state = None
-    if resume and files.checkpoint.is_file():
-        state = load_checkpoint(files.checkpoint)
-        _check_resumable(state, config, ctx, files.checkpoint)
+    if state is not None:
         _restore(state, model, optimizer, scheduler, scaler, files.checkpoint)
         history = list(state["history"])
     else:
@@ -147,6 +168,8 @@ def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) ->
     with EpochProgress(progress and ctx.is_main, config.epochs) as bar:
         if state is not None:
             bar.note(f"resuming {files.checkpoint} after epoch {state['epoch']}")
+        if layout_note:
+            bar.note(layout_note)
         for epoch in range(len(history) + 1, config.epochs + 1):
             train_loader.set_epoch(epoch)
             bar.start_epoch(epoch, len(train_loader))
@@ -155,8 +178,8 @@ def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) ->
             history.append(record)
             bar.end_epoch(_summary(record))
             if writes:
-                save_checkpoint(files.checkpoint, _checkpoint_state(epoch, model, optimizer, scheduler,
-                                                                    scaler, config, ctx, history))  # fmt: skip
+                save_checkpoint(files.checkpoint, _checkpoint_state(epoch, model, optimizer, scheduler, scaler,
+                                                                    config, runtime, ctx, history))  # fmt: skip
                 files.append_metrics(record)
             if on_epoch_end is not None and on_epoch_end(epoch, dict(record)) is True:
                 break
@@ -188,7 +211,7 @@ def _run_epoch(epoch, net, model, train_loader, val_loader, steps, runtime, conf
     return record
 
 
-def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, ctx, history) -> dict[str, Any]:
+def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, runtime, ctx, history) -> dict[str, Any]:
     return {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
@@ -202,6 +225,7 @@ def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, ctx, h
         "data_order": {"seed": config.seed, "next_epoch": epoch + 1},
         "config": config.to_dict(),
         "world_size": ctx.world_size,
+        "channels_last": runtime.channels_last,  # the layout in use (a resumed run keeps a measured choice)
         "history": copy.deepcopy(history),
     }
 
@@ -229,6 +253,7 @@ def _result(history, test, config, runtime, ctx, files, seconds) -> TrainResult:
         config=config.to_dict(),
         device=str(runtime.device),
         world_size=ctx.world_size,
+        channels_last=runtime.channels_last,
         out_dir=None if files is None else str(files.root),
         checkpoint_path=None if files is None else str(files.checkpoint),
     )

@@ -30,6 +30,7 @@ class TrainResult:
     config: dict[str, Any]
     device: str
     world_size: int = 1
+    channels_last: bool | None = None  # the memory layout the run used (measured on CPU when not set)
     out_dir: str | None = None
     checkpoint_path: str | None = None
 

@@ -9,12 +9,17 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 
+from cnnlab.errors import ConfigError
+
 __all__ = ["interleaved_median_seconds", "median_seconds", "pinned_threads"]
 
 
 @contextmanager
 def pinned_threads(threads: int | None) -> Iterator[int]:
-    """Run the block with ``torch.set_num_threads(threads)`` (None keeps the current count)."""
+    """Run the block with ``torch.set_num_threads(threads)`` (None keeps the current count), then
+    restore the previous count; yields the count in effect."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from cnnlab.infer.timing import interleaved_median_seconds, median_seconds
+from cnnlab.timing import interleaved_median_seconds, median_seconds
 
 
 def _recorder(log: list[str], name: str):
