@@ -138,6 +138,16 @@ def test_input_smaller_than_the_network_is_a_config_error() -> None:
         vgg(torch.randn(1, 3, 31, 31))
 
 
+def test_training_batch_of_one_at_a_one_pixel_map_is_a_config_error() -> None:
+    model = cnnlab.create_model("resnet18", num_classes=2).train()
+    x = torch.randn(1, 3, 32, 32)  # the last stage's map is 1x1: BatchNorm sees one value per channel
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        torch.nn.functional.batch_norm(torch.randn(1, 4, 1, 1), None, None, training=True)  # torch's own rule
+    with pytest.raises(ConfigError, match="batch of 1 at \\(32, 32\\)"):
+        model(x)
+    assert model.eval()(x).shape == (1, 2) and model.train()(torch.randn(2, 3, 32, 32)).shape == (2, 2)
+
+
 def _materialise(model: nn.Module) -> nn.Module:
     """Meta-built model -> CPU with constant weights (skips the slow random init of big nets)."""
     model.to_empty(device="cpu")

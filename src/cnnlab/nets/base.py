@@ -157,7 +157,16 @@ class ZooNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor):  # not while torch.fx traces with proxies
             self.check_input(x)
-        return self.stages(self.stem(x))
+        try:
+            return self.stages(self.stem(x))
+        except ValueError as err:  # BatchNorm's refusal, named in the user's terms
+            if self.training and "more than 1 value per channel" in str(err):
+                raise ConfigError(
+                    f"{type(self).__name__}: in training mode a batch of {x.shape[0]} at {tuple(x.shape[-2:])} "
+                    "leaves a BatchNorm layer one value per channel; train on a batch of 2 or more, "
+                    "a larger input, or call model.eval()"
+                ) from None
+            raise
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits)

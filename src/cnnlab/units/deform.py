@@ -11,13 +11,14 @@ chunk form the im2col column matrix ``cols = S @ X``, where ``X`` holds the zero
 channels-last rows and ``S`` has one row per sample with its four corner weights (times its
 mask); a row of ``S`` is a weighted bag of four input rows, so ``embedding_bag`` gathers it in
 one fused pass. Then one matmul per conv group applies the kernel. The backward pass uses the
-same matrix: ``grad X = Sᵀ @ grad cols`` (a CSR ``Sᵀ`` assembled from one sort of the top-left
-corners), and the offset / mask gradients come from the four corner dot products
-``<grad cols_r, X_corner>``, one sampled matmul at the pattern of ``S``. Batch chunks are small
-(about ``_CHUNK_SAMPLES`` samples, so a chunk's sparse operands stay in cache, yet enough output
-positions for efficient matmuls) and never hold more than ``max_column_bytes`` of columns. The
-backward rebuilds the columns; it reuses the forward's sampling plans when all of them fit in
-that budget, and rebuilds them too otherwise.
+same matrix: ``grad X = Sᵀ @ grad cols`` (four sparse products, one per corner, over one CSR
+skeleton of the samples sorted by top-left corner, each shifted by its corner's row offset),
+and the offset / mask gradients come from the four corner dot products ``<grad cols_r, X_corner>``,
+one sampled matmul at the pattern of ``S``. Batch chunks are small (about ``_CHUNK_SAMPLES``
+samples, so a chunk's sparse operands stay in cache, yet enough output positions for efficient
+matmuls) and never hold more than ``max_column_bytes`` of columns. The backward rebuilds the
+columns; it reuses the forward's sampling plans when all of them fit in that budget, and rebuilds
+them too otherwise.
 """
 
 from __future__ import annotations
