@@ -91,7 +91,8 @@ def _choose_layout(model, train_loader, config, runtime: Runtime, ctx: DistConte
     else:
         with torch.random.fork_rng():  # the batch's augmentation must not shift the run's random stream
             images = runtime.prepare(next(iter(train_loader))[0])
-        choice = choose_channels_last(model, images)
+        with runtime.autocast():  # measured in the precision the run trains in
+            choice = choose_channels_last(model, images)
         chosen, note = choice.channels_last, choice.reason
     if chosen:
         model.to(memory_format=torch.channels_last)

@@ -1,9 +1,9 @@
 """The memory layout of a CPU training run, chosen by measuring it: channels_last where it is faster.
 
 On CUDA, channels_last is the known win (cuDNN's NHWC kernels), so ``TrainConfig(channels_last=None)``
-turns it on there without measuring. On CPU it depends on the network: oneDNN's NHWC convolutions
-made ResNet-18 about 1.2x faster per training step on a 2-core AVX2 machine and MobileNetV2 a few
-percent slower. So, for a CPU run with ``channels_last=None``, :func:`choose_channels_last` times a
+turns it on there without measuring. On CPU it depends on the network and the machine: on a 2-core
+AVX2 machine, oneDNN's NHWC convolutions made ResNet-18 1.1-1.2x faster per training step, and
+MobileNetV2's forward+backward about 4% slower. So, for a CPU run with ``channels_last=None``, :func:`choose_channels_last` times a
 few forward+backward steps of copies of the model on a real batch, in both layouts, and picks the
 faster one. The choice is stored in the checkpoint so that a resumed run keeps it.
 """

@@ -287,7 +287,7 @@ class _TopLeftRuns(NamedTuple):
 
 def _top_left_runs(plan: _Plan, input_rows: int) -> _TopLeftRuns:
     top_left = plan.index[:, 0]
-    order = torch.sort(top_left).indices
+    order = torch.sort(top_left, stable=True).indices  # canonical CSR: columns ascending within a row
     crow = top_left.new_zeros(input_rows + 1)
     torch.cumsum(torch.bincount(top_left, minlength=input_rows), 0, out=crow[1:])
     weight = plan.weight.index_select(0, order).t().contiguous()
