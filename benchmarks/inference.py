@@ -3,9 +3,10 @@
     python benchmarks/inference.py [--quick] [--threads N] [--models resnet50 vgg16] [--compile]
 
 Latency (batch 1) and throughput (batch 16) at 224x224 of the networks in MODELS; each time is the median
-of repeats after warm-up, the four variants timed in turn within each round, the order rotating from round to round. The
-multiply-accumulates a network does per second are set against the best rate of a few large fp32
-matmuls timed in the same rounds (this machine's practical peak). cnnlab's network gets torchvision's weights, so the variants compute the same function.
+of repeats after warm-up, the four variants timed in turn within each round, the order rotating from
+round to round. The multiply-accumulates a network does per second are set against the best rate of a
+few large fp32 matmuls timed in the same rounds (this machine's practical peak). cnnlab's network gets
+torchvision's weights, so the variants compute the same function.
 Writes benchmarks/results/inference.md (``--quick``: inference_quick.md).
 """
 

@@ -6,9 +6,11 @@ ResNet-18 (10 classes) on Fashion-MNIST padded to 32x32 and repeated to 3 channe
 32x32 when Fashion-MNIST is not installed). Each variant trains one epoch of the same batches per round
 from the same initial weights, with SGD (momentum 0.9, weight decay) and a per-step cosine schedule; the
 variants are timed in turn within each round (the order rotating by one each round) after a warm-up
-round, and images/second is the median over rounds of the training loop's time alone (no evaluation). The bare loop gets batches already on the
-device as float tensors; the trainer builds them from uint8 storage on the fly. Writes
-benchmarks/results/train.md (``--quick``: train_quick.md).
+round, and images/second is the median over rounds of the training loop's time alone (no evaluation).
+The bare loop gets batches already on the device as float tensors; the trainer builds them from uint8
+storage on the fly. The trainer runs NCHW like the bare loop, plus one variant with channels_last and
+one that leaves the layout to fit's measurement (the default). Writes benchmarks/results/train.md
+(``--quick``: train_quick.md).
 """
 
 from __future__ import annotations
