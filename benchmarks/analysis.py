@@ -119,7 +119,7 @@ def render(model: str, results: dict[str, dict[str, dict]], threads: int) -> str
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> Path:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--threads", type=int, default=1)
@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> Path:
     path = RESULTS / out
     atomic_write_text(path, render(model, results, args.threads))
     print(f"wrote {path}")
-    return path
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
