@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from cnnlab.cli.config_errors import exit_on_config_error
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "load_model"]
@@ -42,11 +43,6 @@ def load_model(spec: str):  # noqa: ANN201 - nn.Module
         return cls()
 
 
-def _fail(exc: ConfigError) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
-
-
 def show(name: str = typer.Argument(..., help="registered name, path/file.py:Class or package.module:Class"),
          input: str = typer.Option("1x3x224x224", "--input", help="input shape NxCxHxW"),
          depth: int = typer.Option(None, "--depth", help="tree depth (rich format)"),
@@ -59,7 +55,7 @@ def show(name: str = typer.Argument(..., help="registered name, path/file.py:Cla
             raise ConfigError(f"--format must be rich, md, json or csv, got {format!r}")
         report = inspect(load_model(name), input, name=name)
     except ConfigError as exc:
-        _fail(exc)
+        exit_on_config_error(exc)
     if format == "json":
         typer.echo(report.to_json())
     elif format == "csv":
@@ -85,7 +81,7 @@ def table(name: str = typer.Argument(..., help="registered name or path/file.py:
     try:
         typer.echo(stage_table(load_model(name), input), nl=False)
     except ConfigError as exc:
-        _fail(exc)
+        exit_on_config_error(exc)
 
 
 def rf(name: str = typer.Argument(..., help="registered name or path/file.py:Class"),
@@ -108,9 +104,9 @@ def rf(name: str = typer.Argument(..., help="registered name or path/file.py:Cla
             box = draw_receptive_field(report, image, out, cell)
             typer.echo(f"unit {box['unit']}: box rows {box['rows']} cols {box['cols']} -> {out}")
     except ConfigError as exc:
-        _fail(exc)
+        exit_on_config_error(exc)
     except ValueError:
-        _fail(ConfigError(f"--unit must look like i,j, got {unit!r}"))
+        exit_on_config_error(ConfigError(f"--unit must look like i,j, got {unit!r}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 import typer
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from cnnlab import arith
+from cnnlab.cli.config_errors import reports_config_errors
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "arith_app", "arith_tour"]
@@ -23,26 +19,11 @@ arith_app = typer.Typer(
     no_args_is_help=True,
 )
 
-EXIT_CONFIG_ERROR = 2
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``arith`` command group to the ``cnnlab`` app."""
     app.add_typer(arith_app, name="arith")
-
-
-def _clean_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """Turn a ConfigError into one red line on stderr and exit code 2 (no traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except ConfigError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(EXIT_CONFIG_ERROR) from None
-
-    return wrapper
 
 
 def _num(value: float) -> str:
@@ -133,7 +114,7 @@ def cost_table(dk: int, m: int, n: int, df: int, groups: int = 1) -> Group:
 
 
 @arith_app.command("conv")
-@_clean_errors
+@reports_config_errors
 def conv_command(
     n: int = typer.Option(..., "--n", help="input size along one axis"),
     k: int = typer.Option(3, "--k", help="kernel size"),
@@ -154,7 +135,7 @@ def conv_command(
 
 
 @arith_app.command("rf")
-@_clean_errors
+@reports_config_errors
 def rf_command(
     spec: str = typer.Argument(..., help='layers, e.g. "conv k3 s2 p1, pool k2 s2, conv k3 d2"'),
     n: int = typer.Option(..., "--n", help="input size along one axis"),
@@ -167,7 +148,7 @@ def rf_command(
 
 
 @arith_app.command("cost")
-@_clean_errors
+@reports_config_errors
 def cost_command(
     dk: int = typer.Option(3, "--dk", help="kernel size Dk"),
     m: int = typer.Option(..., "--m", help="input channels M"),

@@ -9,11 +9,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cnnlab.cli.config_errors import exit_on_config_error
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "compare_command", "print_summary"]
 
-EXIT_CONFIG_ERROR = 2
 
 
 def register(app: typer.Typer) -> None:
@@ -82,6 +82,5 @@ def compare_command(
         )
         result = run_compare(specs_from_registry(list(models)), config, console)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        exit_on_config_error(exc)
     print_summary(console, result)

@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cnnlab.cli.config_errors import exit_on_config_error
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "demo_command", "DEMO_MODELS", "DEMO_BUDGET", "choose_dataset"]
 
-EXIT_CONFIG_ERROR = 2
 # The lecture's families: ResNet, MobileNet v1/v2, GoogLeNet (Inception), VGG.
 DEMO_MODELS = ("resnet18", "mobilenet_v1", "mobilenet_v2", "googlenet", "vgg11_bn")
 # Shared training budget of the demo (measured: see docs/compare.md).
@@ -105,7 +105,6 @@ def demo_command(
         )
         result = run_compare(specs_from_registry(names), config, console)
     except ConfigError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        exit_on_config_error(exc)
     print_summary(console, result)
     console.print(f"[bold green]Open the report:[/] {escape(str(result.files['report.html'].resolve()))}")

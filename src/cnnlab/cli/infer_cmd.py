@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cnnlab.cli.config_errors import exit_on_config_error
 from cnnlab.errors import ConfigError
 
 __all__ = ["export_command", "register"]
 
-EXIT_CONFIG_ERROR = 2
 MODEL_NAME_KEYS = ("model_name", "arch", "model")  # where a checkpoint may record which network it holds
 
 
@@ -77,8 +77,7 @@ def export_command(
         batches = [size[0]] if static_batch else sorted({size[0], size[0] + 2})
         check = verify_onnx(result.path, model, [torch.randn(b, *size[1:]) for b in batches])
     except ConfigError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        exit_on_config_error(exc)
     verdict = "[green]ok[/]" if check.ok(1e-4) else "[bold red]MISMATCH[/]"
     console.print(f"exported {escape(name)} to {escape(str(result.path))} "
                   f"({result.file_bytes / 2**20:.1f} MiB, {result.exporter} exporter, opset {result.opset}, "

@@ -6,12 +6,8 @@ import json
 
 import typer
 
+from cnnlab.cli.config_errors import exit_on_config_error
 from cnnlab.errors import ConfigError
-
-
-def _fail(exc: ConfigError) -> None:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(code=2)
 
 
 def search_cmd(
@@ -46,7 +42,7 @@ def search_cmd(
                         worker=worker, blocks=blocks, nodes=nodes, budget=budget, toy_seconds=toy_seconds,
                         progress=progress)
     except ConfigError as exc:
-        _fail(exc)
+        exit_on_config_error(exc)
         return
     typer.echo(f"study {result.study_name}: {result.completed} completed trials "
                f"({result.run_by_this_worker} by this worker), best accuracy {result.best_value}")
@@ -67,7 +63,7 @@ def search_report_cmd(
     try:
         report = search_report(study, storage=storage, out=out)
     except ConfigError as exc:
-        _fail(exc)
+        exit_on_config_error(exc)
         return
     table = Table()
     for name in ("study", "trial", "state", "strategy", "val acc"):

@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cnnlab.cli.config_errors import exit_on_config_error
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "train_command"]
 
-EXIT_CONFIG_ERROR = 2
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +71,6 @@ def train_command(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Train MODEL on a dataset; metrics.jsonl, checkpoint.pt and result.json go to the run folder."""
-    console = Console(stderr=True)
     data_args = dict(val_fraction=val_fraction, image_size=image_size, in_chans=in_chans, root=data_root,
                      limit_train=limit_train, limit_test=limit_test, download=download)  # fmt: skip
     config_args = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
@@ -81,8 +80,7 @@ def train_command(
     try:
         result, folder = run_training(model, data, out, resume, data_args, config_args, progress)
     except ConfigError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        exit_on_config_error(exc)
     if _is_main_process():
         best = "n/a" if result.best_val_acc is None else f"{result.best_val_acc:.4f}"
         test = "n/a" if result.test_acc is None else f"{result.test_acc:.4f}"

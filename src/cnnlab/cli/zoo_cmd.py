@@ -10,6 +10,7 @@ def list_command(
     format: str = typer.Option("rich", "--format", help="rich (terminal table) or md (markdown)"),
 ) -> None:
     """List registered models: name, family, parameters, paper."""
+    from cnnlab.cli.config_errors import exit_on_config_error
     from cnnlab.errors import ConfigError
     from cnnlab.nets.zoo import zoo_rows, zoo_table_markdown
 
@@ -21,8 +22,7 @@ def list_command(
             return
         rows = zoo_rows(pattern)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        exit_on_config_error(exc)
     from rich.console import Console
     from rich.table import Table
 
