@@ -9,11 +9,12 @@ import torch
 from torch import nn
 
 from cnnlab.compare.diagram import block_label, render_diagram
-from cnnlab.compare.latency import measure_latency, measure_peak_forward_bytes, pinned_threads
+from cnnlab.compare.latency import measure_latency, measure_peak_forward_bytes
 from cnnlab.compare.report import markdown_table_to_html
 from cnnlab.compare.structure import describe_structure
 from cnnlab.compare.table import format_cell
 from cnnlab.errors import ConfigError
+from cnnlab.timing import pinned_threads
 
 tv_models = pytest.importorskip("torchvision.models")
 

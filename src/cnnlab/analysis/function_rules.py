@@ -19,6 +19,7 @@ from torch import Tensor
 from cnnlab.analysis import field as rf
 from cnnlab.analysis.conventions import OPS_PER_ELEMENT
 from cnnlab.analysis.module_rules import PASS, Costs, adaptive_field, upsample_cost, upsample_field
+from cnnlab.analysis.steps import int_pair
 
 __all__ = ["FunctionRule", "FUNCTION_RULES", "METHOD_RULES", "SHAPE_ONLY_FUNCTIONS", "SHAPE_ONLY_METHODS",
            "VIEW_FUNCTIONS", "VIEW_METHODS", "arg"]
@@ -36,12 +37,6 @@ def arg(args: tuple, kwargs: dict, index: int, name: str, default: object = None
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
-
-
-def _pair(v: object) -> tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        return int(v[0]), int(v[-1])
-    return int(v), int(v)
 
 
 def _tensor_out(out: object) -> Tensor | None:
@@ -109,17 +104,17 @@ def _conv_field(args: tuple, kwargs: dict, f: rf.Field, x: Tensor, out: Tensor) 
     w = args[1] if len(args) > 1 else kwargs["weight"]
     if x.dim() != 4:
         return None
-    k, d = (int(w.shape[-2]), int(w.shape[-1])), _pair(arg(args, kwargs, 5, "dilation", 1))
+    k, d = (int(w.shape[-2]), int(w.shape[-1])), int_pair(arg(args, kwargs, 5, "dilation", 1))
     padding = arg(args, kwargs, 4, "padding", 0)
     if padding == "same":
         padding = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
     elif padding == "valid":
         padding = 0
-    return rf.window(f, k, _pair(arg(args, kwargs, 3, "stride", 1)), _pair(padding), d)
+    return rf.window(f, k, int_pair(arg(args, kwargs, 3, "stride", 1)), int_pair(padding), d)
 
 
 def _pool_cost(args: tuple, kwargs: dict, out: object) -> Costs:
-    k = _pair(arg(args, kwargs, 1, "kernel_size"))
+    k = int_pair(arg(args, kwargs, 1, "kernel_size"))
     t = out[0] if isinstance(out, tuple) else out
     return {}, {"pool": k[0] * k[1] * t.numel()}
 
@@ -128,11 +123,11 @@ def _pool_field(dilation_index: int | None) -> Callable:
     def field(args: tuple, kwargs: dict, f: rf.Field, x: Tensor, out: Tensor) -> rf.Field | None:
         if x.dim() != 4:
             return None
-        k = _pair(arg(args, kwargs, 1, "kernel_size"))
+        k = int_pair(arg(args, kwargs, 1, "kernel_size"))
         stride = arg(args, kwargs, 2, "stride")
-        s = _pair(stride) if stride not in (None, [], ()) else k
-        d = _pair(arg(args, kwargs, dilation_index, "dilation", 1)) if dilation_index else (1, 1)
-        return rf.window(f, k, s, _pair(arg(args, kwargs, 3, "padding", 0)), d)
+        s = int_pair(stride) if stride not in (None, [], ()) else k
+        d = int_pair(arg(args, kwargs, dilation_index, "dilation", 1)) if dilation_index else (1, 1)
+        return rf.window(f, k, s, int_pair(arg(args, kwargs, 3, "padding", 0)), d)
 
     return field
 

@@ -26,7 +26,7 @@ from cnnlab.analysis.function_rules import (
     VIEW_FUNCTIONS,
     VIEW_METHODS,
 )
-from cnnlab.analysis.module_rules import PASS, check_input, rule_for
+from cnnlab.analysis.module_rules import PASS, check_input, pool_window, rule_for
 from cnnlab.analysis.steps import Step, Walk, first_tensor, tensor_bytes
 from cnnlab.errors import ConfigError
 
@@ -79,10 +79,6 @@ def _window_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
     return out
 
 
-def _pair(v: object) -> tuple[int, int]:
-    return (int(v[0]), int(v[-1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
-
-
 def _fast_shape(module: nn.Module, x: Tensor) -> tuple[int, ...] | None:
     """Output shape of the commonest windowed units by formula (torch's meta kernels are Python, slow)."""
     if type(module) in (nn.Linear, nn.modules.linear.NonDynamicallyQuantizableLinear):
@@ -95,9 +91,7 @@ def _fast_shape(module: nn.Module, x: Tensor) -> tuple[int, ...] | None:
         k, s, p, d = module.kernel_size, module.stride, module.padding, module.dilation
         c, ceil = module.out_channels, False
     elif type(module) in (nn.MaxPool2d, nn.AvgPool2d) and not getattr(module, "return_indices", False):
-        k, p = _pair(module.kernel_size), _pair(module.padding)
-        s = _pair(module.stride if module.stride is not None else module.kernel_size)
-        d = _pair(getattr(module, "dilation", 1))
+        k, s, p, d = pool_window(module)
         c, ceil = x.shape[1], module.ceil_mode
     else:
         return None

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from cnnlab.analysis import field as rf
 from cnnlab.analysis.conventions import OPS_PER_ELEMENT
+from cnnlab.analysis.steps import int_pair
 from cnnlab.errors import ConfigError
 
 __all__ = ["ModuleRule", "rule_for", "PASS", "check_input"]
@@ -30,12 +31,6 @@ class ModuleRule:
     cost: Callable[[nn.Module, tuple, object], Costs]
     field: Callable[[nn.Module, rf.Field, Tensor, Tensor], rf.Field | str | None]
     shape_only: bool = False  # no arithmetic at all (flatten, identity, dropout in inference)
-
-
-def _pair(v: object) -> tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        return (int(v[0]), int(v[-1])) if len(v) else (1, 1)
-    return int(v), int(v)
 
 
 def _numel(t: object) -> int:
@@ -75,20 +70,20 @@ def _conv_padding(m: nn.Module, k: tuple[int, int], d: tuple[int, int]) -> tuple
         return d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2
     if m.padding == "valid":
         return 0, 0
-    return _pair(m.padding)
+    return int_pair(m.padding)
 
 
 def _conv_field(m: nn.Module, f: rf.Field, x: Tensor, out: Tensor) -> rf.Field | None:
     if x.dim() != 4:
         return None
-    k, d = _pair(m.kernel_size), _pair(m.dilation)
-    return rf.window(f, k, _pair(m.stride), _conv_padding(m, k, d), d)
+    k, d = int_pair(m.kernel_size), int_pair(m.dilation)
+    return rf.window(f, k, int_pair(m.stride), _conv_padding(m, k, d), d)
 
 
 def _conv_transpose_field(m: nn.Module, f: rf.Field, x: Tensor, out: Tensor) -> rf.Field | None:
     if x.dim() != 4:
         return None
-    return rf.transposed(f, _pair(m.kernel_size), _pair(m.stride), _pair(m.padding), _pair(m.dilation))
+    return rf.transposed(f, int_pair(m.kernel_size), int_pair(m.stride), int_pair(m.padding), int_pair(m.dilation))
 
 
 def _linear_cost(m: nn.Module, args: tuple, out: Tensor) -> Costs:
@@ -118,17 +113,22 @@ def _softmax_cost(m: nn.Module, args: tuple, out: Tensor) -> Costs:
 
 
 def _pool_cost(m: nn.Module, args: tuple, out: Tensor) -> Costs:
-    k = _pair(m.kernel_size)
+    k = int_pair(m.kernel_size)
     return {}, {"pool": k[0] * k[1] * out.numel()}
+
+
+def pool_window(m: nn.Module) -> tuple[tuple[int, int], ...]:
+    """``(kernel, stride, padding, dilation)`` of a 2-D pooling module, each ``(h, w)``; no stride means
+    the kernel size, and average pooling has dilation 1."""
+    k = int_pair(m.kernel_size)
+    s = int_pair(m.stride if m.stride is not None else m.kernel_size)
+    return k, s, int_pair(m.padding), int_pair(getattr(m, "dilation", 1))
 
 
 def _pool_field(m: nn.Module, f: rf.Field, x: Tensor, out: Tensor) -> rf.Field | None:
     if x.dim() != 4:
         return None
-    k = _pair(m.kernel_size)
-    s = _pair(m.stride if m.stride is not None else m.kernel_size)
-    d = _pair(getattr(m, "dilation", 1))
-    return rf.window(f, k, s, _pair(m.padding), d)
+    return rf.window(f, *pool_window(m))
 
 
 def _adaptive_pool_cost(m: nn.Module, args: tuple, out: Tensor) -> Costs:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from cnnlab.analysis.field import Field
 
-__all__ = ["Step", "Walk", "tensor_bytes", "first_tensor"]
+__all__ = ["Step", "Walk", "tensor_bytes", "first_tensor", "int_pair"]
 
 
 @dataclass
@@ -59,3 +59,11 @@ def first_tensor(value: object) -> Tensor | None:
             if t is not None:
                 return t
     return None
+
+
+def int_pair(v: object) -> tuple[int, int]:
+    """A module's or call's ``kernel_size`` / ``stride`` / ... as ``(h, w)``: an int for both, or the first
+    and last entries of a sequence (an empty one, as some pooling calls pass, means 1)."""
+    if isinstance(v, (tuple, list)):
+        return (int(v[0]), int(v[-1])) if len(v) else (1, 1)
+    return int(v), int(v)

@@ -16,7 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from cnnlab.errors import ConfigError
 from cnnlab.timing import pinned_threads
 
-__all__ = ["LatencyResult", "cpu_model", "measure_latency", "measure_peak_forward_bytes", "pinned_threads"]
+__all__ = ["LatencyResult", "cpu_model", "measure_latency", "measure_peak_forward_bytes"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from cnnlab.analysis.steps import first_tensor
+
 __all__ = ["BlockBox", "GroupBox", "describe_structure"]
 
 
@@ -89,17 +91,6 @@ def _groups(model: nn.Module) -> list[tuple[GroupBox, list[tuple[str, nn.Module]
     return groups
 
 
-def _first_tensor(value: object) -> torch.Tensor | None:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            found = _first_tensor(item)
-            if found is not None:
-                return found
-    return None
-
-
 def describe_structure(model: nn.Module, input_shape: tuple[int, ...]) -> list[GroupBox]:
     """Groups (stem, stages, head) with their blocks and shapes, from one forward of ``input_shape``.
 
@@ -116,7 +107,7 @@ def describe_structure(model: nn.Module, input_shape: tuple[int, ...]) -> list[G
             boxes[id(module)] = box
 
             def hook(mod: nn.Module, args: tuple, out: object, box: BlockBox = box) -> None:
-                x, y = _first_tensor(args), _first_tensor(out)
+                x, y = first_tensor(args), first_tensor(out)
                 if x is not None and not box.in_shape:
                     box.in_shape = tuple(x.shape[1:])
                 if y is not None:

@@ -13,11 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cnnlab.arith.checks import pair
+
 __all__ = ["deform_conv2d_reference"]
-
-
-def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
 def deform_conv2d_reference(
@@ -35,7 +33,7 @@ def deform_conv2d_reference(
     out_channels, group_channels, kh, kw = weight.shape
     groups, taps = channels // group_channels, kh * kw
     offset_groups = offset.shape[1] // (2 * taps)
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    (sh, sw), (ph, pw), (dh, dw) = pair("stride", stride), pair("padding", padding), pair("dilation", dilation)
     ho, wo = offset.shape[-2:]
     dev = x.device
 
