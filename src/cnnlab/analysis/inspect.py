@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
 from cnnlab.analysis.fx_walk import WalkFailed, walk_fx
 from cnnlab.analysis.report import Report, build_report
-from cnnlab.arith.checks import require_positive
+from cnnlab.arith.checks import require_shape
 from cnnlab.errors import ConfigError
 
 __all__ = ["inspect", "parse_input_size"]
@@ -17,14 +15,7 @@ __all__ = ["inspect", "parse_input_size"]
 
 def parse_input_size(input_size: object, where: str = "input_size") -> tuple[int, ...]:
     """A shape such as ``(1, 3, 224, 224)`` or ``"1x3x224x224"``, validated."""
-    if isinstance(input_size, str):
-        try:
-            input_size = tuple(int(p) for p in input_size.lower().split("x"))
-        except ValueError:
-            raise ConfigError(f"{where} must look like 1x3x224x224, got {input_size!r}") from None
-    if not isinstance(input_size, Sequence) or len(input_size) == 0:
-        raise ConfigError(f"{where} must be a non-empty shape such as (1, 3, 224, 224), got {input_size!r}")
-    return tuple(require_positive(f"{where}[{i}]", v) for i, v in enumerate(input_size))
+    return require_shape(where, input_size)
 
 
 def inspect(model: nn.Module, input_size: object = (1, 3, 224, 224), dtype: torch.dtype = torch.float32,

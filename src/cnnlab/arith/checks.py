@@ -19,6 +19,7 @@ __all__ = [
     "require_choice",
     "pair",
     "require_probability",
+    "require_shape",
 ]
 
 
@@ -73,6 +74,26 @@ def pair(name: str, value: object, where: str | None = None) -> tuple[int, int]:
         return require_int(name, value[0], where), require_int(name, value[1], where)
     v = require_int(name, value, where)
     return v, v
+
+
+def require_shape(
+    name: str, value: object, where: str | None = None, min_dims: int = 1, text: bool = True
+) -> tuple[int, ...]:
+    """A tensor shape of at least ``min_dims`` positive ints: a sequence such as ``(1, 3, 224, 224)``,
+    or (with ``text``) the command-line form ``"1x3x224x224"``."""
+    if text and isinstance(value, str):
+        parts = value.strip().lower().split("x")
+        if not all(p.strip().isdigit() for p in parts):
+            raise ConfigError(
+                f"{_label(name, where)} must look like 1x3x224x224 (positive ints joined by 'x'), got {value!r}"
+            )
+        value = [int(p) for p in parts]
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) < min_dims:
+        raise ConfigError(
+            f"{_label(name, where)} must be a shape of at least {min_dims} dimension(s) such as (1, 3, 224, 224), "
+            f"got {value!r}"
+        )
+    return tuple(require_positive(f"{name}[{i}]", v, where) for i, v in enumerate(value))
 
 
 def require_probability(name: str, value: object, where: str | None = None) -> float:
