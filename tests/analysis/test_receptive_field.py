@@ -10,6 +10,7 @@ from torch import nn
 
 import cnnlab
 from cnnlab.analysis import empirical_receptive_field, inspect
+from cnnlab.analysis.empirical import gradient_boxes
 
 # r at the last spatial map, jump 32 (Araujo et al., Distill 2019 "Computing Receptive Fields of CNNs",
 # Table 1 / google-research/receptive_field README: resnet_v1_50 483, vgg_16 212, mobilenet_v1 315,
@@ -69,35 +70,31 @@ def test_branched_dilated_stacks_match_empirical(k1, d1, k2, d2, s, merge, depth
     assert emp.centre == (rf.start[0] + i * rf.jump[0], rf.start[1] + j * rf.jump[1])
 
 
-def test_transposed_conv_and_upsample_divide_the_jump():
+def test_transposed_conv_and_upsample_units_match_gradients_one_by_one():
     model = nn.Sequential(nn.Conv2d(1, 1, 3, 2, 1), nn.Conv2d(1, 1, 3, 2, 1),
                           nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1), nn.Upsample(scale_factor=2, mode="bilinear"))
-    r = inspect(model, (1, 1, 64, 64))
-    rf = r.receptive_field
+    rf = inspect(model, (1, 1, 64, 64)).receptive_field
     assert rf.jump == (1, 1)
-    emp = empirical_receptive_field(model, (1, 1, 64, 64), unit=(33, 33))
-    # theoretical r bounds the empirical box of any unit; the box sits inside [start + i*j -+ r/2], widened
-    # by the x2 upsampling's phase offset: its unit reads features centred up to (1 - 1/2)/2 * j_in = 0.5 px
-    # (j_in = 2 after the transposed conv) away from the evenly spaced centre
-    assert emp.size[0] <= rf.size[0]
-    centre = rf.start[0] + 33 * rf.jump[0]
-    offset = (1 - 1 / 2) / 2 * 2
-    assert centre - rf.size[0] / 2 - offset <= emp.top_left[0]
-    assert emp.bottom_right[0] + 1 <= centre + rf.size[0] / 2 + offset
+    units = [(u, u) for u in range(28, 36)]  # two whole periods of the 4-unit pattern, away from the border
+    assert rf.period == (4, 4)
+    for unit, oracle in zip(units, gradient_boxes(model, (1, 1, 64, 64), units), strict=True):
+        assert rf.box(unit) == oracle == rf.image_box(unit)
+    widths = {hi - lo + 1 for lo, hi in (rf.box(u)[0] for u in units)}
+    assert (min(widths), max(widths)) == (rf.size_min[0], rf.size[0])
 
 
 @pytest.mark.parametrize(("mode", "factor"), [("nearest", 2), ("nearest", 3), ("bilinear", 2), ("bicubic", 2)])
-def test_upsample_r_is_the_extent_of_the_widest_unit(mode, factor):
+def test_upsample_r_and_r_min_are_the_widest_and_narrowest_unit(mode, factor):
     # r counts the input pixels that influence a unit (lecture: "the region ... a feature is affected by")
     model = nn.Sequential(nn.Conv2d(1, 1, 3, 2, 1), nn.Upsample(scale_factor=factor, mode=mode))
     rf = inspect(model, (1, 1, 48, 48)).receptive_field
-    widths = {empirical_receptive_field(model, (1, 1, 48, 48), unit=(u, u)).size[0]
-              for u in range(24, 24 + factor)}  # one unit of each phase, far from the border
-    assert max(widths) == rf.size[0]
+    units = [(u, u) for u in range(24, 24 + 2 * factor)]  # two periods, far from the border
+    widths = {box[0][1] - box[0][0] + 1 for box in gradient_boxes(model, (1, 1, 48, 48), units)}
+    assert (min(widths), max(widths)) == (rf.size_min[0], rf.size[0])
 
 
-def test_misaligned_merge_is_reported():
-    class Misaligned(nn.Module):
+def test_shifted_branches_merge_unit_by_unit():
+    class Shifted(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.a = nn.Conv2d(1, 1, 3, padding=1)
@@ -107,9 +104,12 @@ def test_misaligned_merge_is_reported():
         def forward(self, x):
             return self.a(x) + self.pad(self.b(x))
 
-    r = inspect(Misaligned(), (1, 1, 16, 16))
-    assert any("misaligned" in w for w in r.warnings)
-    assert any("misaligned" in row.note for row in r.rows)
+    model = Shifted()
+    rf = inspect(model, (1, 1, 16, 16)).receptive_field
+    assert rf.size == (4, 4) and rf.start == (0, 0)  # a unit sees its 3x3 window and the one a pixel up-left
+    units = [(u, u) for u in range(16)]
+    for unit, oracle in zip(units, gradient_boxes(model, (1, 1, 16, 16), units), strict=True):
+        assert rf.image_box(unit) == oracle
 
 
 def test_global_pooling_ends_spatial_extent():

@@ -91,7 +91,7 @@ def rf(name: str = typer.Argument(..., help="registered name or path/file.py:Cla
        unit: str = typer.Option(None, "--unit", help="output unit i,j of the last spatial map (default: centre)")) -> None:
     """Receptive field per stage; with --image/--out, draw one unit's field on the image."""
     from cnnlab.analysis import inspect
-    from cnnlab.analysis.rf_plot import draw_receptive_field, stage_fields
+    from cnnlab.analysis.render.rf_plot import draw_receptive_field, stage_fields
 
     try:
         report = inspect(load_model(name), input, name=name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cnnlab.analysis.steps import first_tensor
+from cnnlab.analysis.rules.base import first_tensor
 
 __all__ = ["BlockBox", "GroupBox", "describe_structure"]
 

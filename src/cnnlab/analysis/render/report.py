@@ -7,29 +7,88 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
-from cnnlab.analysis.conventions import CONVENTIONS, MAC_KINDS
-from cnnlab.analysis.steps import Walk
+from cnnlab.analysis.rules.conventions import CONVENTIONS, MAC_KINDS
+from cnnlab.analysis.walk.field import SpatialField
+from cnnlab.analysis.walk.steps import Walk
+from cnnlab.errors import ConfigError
 
 __all__ = ["Report", "Row", "ReceptiveField", "build_report"]
 
+Number = int | float | None
 
-def _num(v: float) -> float | int:
+
+def _num(v: object) -> Number:
+    if v is None:
+        return None
     return int(v) if float(v).is_integer() else round(float(v), 4)
 
 
-def _pair(p: tuple[float, float]) -> tuple[float | int, float | int]:
-    return _num(p[0]), _num(p[1])
+def _axes(field: SpatialField, attr: str) -> tuple[Number, ...]:
+    return tuple(_num(getattr(t, attr)) if t is not None else None for t in field.theory)
 
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """The lecture's r, j and start per axis (h, w), at the feature map named by ``layer``."""
+    """The receptive field of every unit of one feature map, per spatial axis ((h, w) for 2-D maps).
 
-    size: tuple[float, float]
-    jump: tuple[float, float]
-    start: tuple[float, float]
+    ``size`` is r, the largest extent of input pixels influencing one unit, ``size_min`` the smallest
+    (they differ after upsampling or a transposed convolution: ``notes`` says why), ``jump`` the mean
+    distance between neighbouring units' fields, ``start`` the centre of unit 0's field and ``period``
+    how many units the pattern takes to repeat — all theoretical (zero padding counts as pixels), exact.
+    :meth:`box` gives any unit's field, :meth:`image_box` the pixels inside the image that really
+    influence it. An axis whose theoretical field is unknown (after a flip) shows None.
+    """
+
+    size: tuple[Number, ...]
+    size_min: tuple[Number, ...]
+    jump: tuple[Number, ...]
+    start: tuple[Number, ...]
+    period: tuple[Number, ...]
     layer: str
-    feature_size: tuple[int, int]
+    feature_size: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, field: SpatialField, layer: str) -> ReceptiveField:
+        notes = []
+        for axis, t in enumerate(field.theory):
+            name = "hwd"[axis] if len(field.theory) > 1 else "l"
+            if t is not None and t.r != t.r_min:
+                notes.append(f"{name}: units differ, {t.r_min} to {t.r} px over a period of {t.period} units "
+                             f"(upsampling, a transposed convolution or adaptive pooling makes neighbouring units "
+                             f"read different numbers of inputs)")
+            if t is not None and t.empty_units:
+                notes.append(f"{name}: some units read no input at all (a transposed convolution whose stride "
+                             "and dilation share a factor)")
+        rf = cls(_axes(field, "r"), _axes(field, "r_min"), _axes(field, "jump"), _axes(field, "start"),
+                 _axes(field, "period"), layer, field.sizes, tuple(notes))
+        object.__setattr__(rf, "_field", field)
+        return rf
+
+    def _unit(self, unit: object) -> tuple[int, ...]:
+        index = (unit,) if isinstance(unit, int) else tuple(unit) if isinstance(unit, (tuple, list)) else None
+        if index is None or len(index) != len(self.feature_size) or not all(isinstance(i, int) for i in index):
+            raise ConfigError(f"unit must be {len(self.feature_size)} integer index(es) into the "
+                              f"{'x'.join(map(str, self.feature_size))} map of {self.layer}, got {unit!r}")
+        return index
+
+    def box(self, unit: object) -> tuple[tuple[int, int] | None, ...]:
+        """``((first, last), ...)`` input pixels (inclusive, per axis) of ``unit``'s theoretical field; it may
+        reach outside the image. None on an axis where the unit reads nothing or the field is unknown."""
+        index = self._unit(unit)
+        return tuple(t.box(i) if t is not None else None for t, i in zip(self._field.theory, index, strict=True))
+
+    def image_box(self, unit: object) -> tuple[tuple[int, int], ...] | None:
+        """The input pixels inside the image that influence ``unit`` (what a gradient sees), per axis, or None."""
+        index = self._unit(unit)
+        if any(not 0 <= i < n for i, n in zip(index, self.feature_size, strict=True)):
+            raise ConfigError(f"unit {index} is outside the {'x'.join(map(str, self.feature_size))} map of {self.layer}")
+        out = []
+        for (lo, hi), i in zip(self._field.image.arrays(), index, strict=True):
+            if lo[i] > hi[i]:
+                return None
+            out.append((int(lo[i]), int(hi[i])))
+        return tuple(out)
 
 
 @dataclass
@@ -43,9 +102,10 @@ class Row:
     params: int
     macs: int
     flops: int
-    rf_size: tuple[float, float] | None
-    rf_jump: tuple[float, float] | None
+    rf_size: tuple[Number, ...] | None
+    rf_jump: tuple[Number, ...] | None
     note: str = ""
+    rf_size_min: tuple[Number, ...] | None = None
 
 
 @dataclass
@@ -88,8 +148,9 @@ class Report:
             ("activations", f"{self.activation_bytes:,} bytes (peak live {self.peak_activation_bytes:,})"),
         ]
         if rf is not None:
-            lines.append(("receptive field", f"r={rf.size} j={rf.jump} start={rf.start} at {rf.layer} "
-                                             f"({rf.feature_size[0]}x{rf.feature_size[1]})"))
+            r_min = f" r_min={rf.size_min}" if rf.size_min != rf.size else ""
+            lines.append(("receptive field", f"r={rf.size}{r_min} j={rf.jump} start={rf.start} at {rf.layer} "
+                                             f"({'x'.join(map(str, rf.feature_size))})"))
         if self.unsupported:
             lines.append(("unsupported", ", ".join(f"{k} x{v}" for k, v in self.unsupported.items())))
         return lines
@@ -100,8 +161,8 @@ class Report:
         out += ["", "| path | type | output shape | params | MACs | FLOPs | RF | jump |", "|---|---|---|---:|---:|---:|---|---|"]
         for r in self.rows:
             shape = "x".join(map(str, r.output_shape)) if r.output_shape else ""
-            rf = f"{r.rf_size[0]}x{r.rf_size[1]}" if r.rf_size else ""
-            jump = f"{r.rf_jump[0]}x{r.rf_jump[1]}" if r.rf_jump else ""
+            rf = "x".join(map(str, r.rf_size)) if r.rf_size else ""
+            jump = "x".join(map(str, r.rf_jump)) if r.rf_jump else ""
             out.append(f"| {r.path} | {r.type} | {shape} | {r.params:,} | {r.macs:,} | {r.flops:,} | {rf} | {jump} |")
         if self.warnings:
             out += ["", "Warnings:", *[f"- {w}" for w in self.warnings]]
@@ -110,18 +171,18 @@ class Report:
     def to_csv(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["path", "type", "kind", "output_shape", "params", "macs", "flops", "rf_h", "rf_w",
-                         "jump_h", "jump_w", "note"])
+        writer.writerow(["path", "type", "kind", "output_shape", "params", "macs", "flops", "rf", "rf_min", "jump",
+                         "note"])
         for r in self.rows:
-            rf = r.rf_size or ("", "")
-            jump = r.rf_jump or ("", "")
             shape = "x".join(map(str, r.output_shape)) if r.output_shape else ""
-            writer.writerow([r.path, r.type, r.kind, shape, r.params, r.macs, r.flops, *rf, *jump, r.note])
+            writer.writerow([r.path, r.type, r.kind, shape, r.params, r.macs, r.flops,
+                             *("x".join(map(str, v)) if v else "" for v in (r.rf_size, r.rf_size_min, r.rf_jump)),
+                             r.note])
         return buf.getvalue()
 
     def tree(self, depth: int | None = None):  # noqa: ANN201 - rich.tree.Tree, imported lazily
         """Rows grouped net → stage → block → unit (by module path) as a rich Tree."""
-        from cnnlab.analysis.tree import build_tree
+        from cnnlab.analysis.render.tree import build_tree
 
         return build_tree(self, depth)
 
@@ -142,12 +203,10 @@ def build_report(model_name: str, input_size: tuple[int, ...], walk: Walk, param
             rows.append(Row(
                 path=s.path, type=s.type, kind=s.kind, output_shape=s.shape, params=s.params,
                 macs=sum(s.macs.values()), flops=2 * sum(s.macs.values()) + sum(s.ops.values()),
-                rf_size=_pair(f.r) if f else None, rf_jump=_pair(f.j) if f else None, note="; ".join(s.notes),
+                rf_size=_axes(f, "r") if f else None, rf_jump=_axes(f, "jump") if f else None,
+                note="; ".join(s.notes), rf_size_min=_axes(f, "r_min") if f else None,
             ))
-    rf = None
-    if walk.last_field is not None:
-        f, hw, path = walk.last_field
-        rf = ReceptiveField(_pair(f.r), _pair(f.j), _pair(f.start), path, hw)
+    rf = ReceptiveField.of(*walk.last_field) if walk.last_field is not None else None
     ordered_macs = {k: macs_by_kind[k] for k in (*MAC_KINDS, *sorted(macs_by_kind)) if k in macs_by_kind}
     return Report(
         model=model_name, input_size=tuple(input_size), traced_with=walk.traced_with, params=params,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from rich.tree import Tree
 
-from cnnlab.analysis.report import Report, Row
+from cnnlab.analysis.render.report import Report, Row
 
 __all__ = ["build_tree", "Group", "group_rows"]
 
@@ -84,15 +84,27 @@ def _fill(tree: Tree, group: Group, depth: int | None, level: int) -> None:
         branch = tree.add(_label(child.name, child.params, child.macs, last.output_shape if last else None))
         _fill(branch, child, depth, level + 1)
     for row in group.rows:
-        rf = f"  RF {row.rf_size[0]}x{row.rf_size[1]}" if row.rf_size else ""
+        rf = f"  RF {'x'.join(map(str, row.rf_size))}" if row.rf_size else ""
         note = f"  [yellow]{row.note}[/yellow]" if row.note else ""
         tree.add(f"{row.path.rsplit('.', 1)[-1]} [dim]{row.type}[/dim]  "
                  f"{'x'.join(map(str, row.output_shape or ()))}  params {row.params:,}  MACs {row.macs:,}{rf}{note}")
 
 
+class PrintableTree(Tree):
+    """A rich Tree that ``print()`` renders as text too (not as ``<rich.tree.Tree object>``)."""
+
+    def __str__(self) -> str:
+        from rich.console import Console
+
+        console = Console(width=120, color_system=None, highlight=False)
+        with console.capture() as capture:
+            console.print(self)
+        return capture.get()
+
+
 def build_tree(report: Report, depth: int | None = None) -> Tree:
     root = group_rows(report)
     last = root.last_row()
-    tree = Tree(_label(report.model, report.params, report.macs, last.output_shape if last else None))
+    tree = PrintableTree(_label(report.model, report.params, report.macs, last.output_shape if last else None))
     _fill(tree, root, depth, 0)
     return tree

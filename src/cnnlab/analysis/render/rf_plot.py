@@ -4,37 +4,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnlab.analysis.report import Report
+from cnnlab.analysis.render.report import Report
 from cnnlab.atomic import atomic_write
 from cnnlab.errors import ConfigError
 
 __all__ = ["stage_fields", "draw_receptive_field", "unit_box"]
 
 
+def _text(values: tuple) -> str:
+    return "x".join(str(v) for v in values)
+
+
 def stage_fields(report: Report) -> list[tuple[str, str, str, str]]:
-    """(path, output size, r, j) at each change of resolution, i.e. at the end of each stage."""
+    """(path, output size, r, j) at each change of resolution, i.e. at the end of each stage; r shows
+    ``r_min-r`` where the units of a map differ."""
     rows = [r for r in report.rows if r.rf_size and r.output_shape and len(r.output_shape) == 4]
     out = []
     for row, nxt in zip(rows, [*rows[1:], None], strict=False):
         if nxt is None or nxt.output_shape[2:] != row.output_shape[2:]:
-            shape = f"{row.output_shape[2]}x{row.output_shape[3]}"
-            out.append((row.path, shape, f"{row.rf_size[0]}x{row.rf_size[1]}", f"{row.rf_jump[0]}x{row.rf_jump[1]}"))
+            size = _text(row.rf_size) if row.rf_size_min == row.rf_size else \
+                "x".join(f"{a}-{b}" for a, b in zip(row.rf_size_min, row.rf_size, strict=True))
+            out.append((row.path, _text(row.output_shape[2:]), size, _text(row.rf_jump)))
     return out
 
 
 def unit_box(report: Report, unit: tuple[int, int] | None) -> dict:
-    """Input-pixel box of output unit (i, j) of the last spatial map: centre start + i*j, half-size r/2."""
+    """Input-pixel box of output unit (i, j) of the last spatial map: its exact theoretical field
+    (pixel i spans [i, i + 1), so a field of pixels first..last spans [first, last + 1])."""
     rf = report.receptive_field
-    if rf is None:
-        raise ConfigError(f"{report.model} has no spatial feature map to take a receptive field from")
+    if rf is None or len(rf.feature_size) != 2:
+        raise ConfigError(f"{report.model} has no 2-D feature map to take a receptive field from")
     h, w = rf.feature_size
     i, j = unit if unit is not None else (h // 2, w // 2)
     if not (0 <= i < h and 0 <= j < w):
         raise ConfigError(f"--unit {i},{j} is outside the {h}x{w} map of {rf.layer}")
-    cy, cx = rf.start[0] + i * rf.jump[0], rf.start[1] + j * rf.jump[1]
-    rows = (cy - rf.size[0] / 2, cy + rf.size[0] / 2)
-    cols = (cx - rf.size[1] / 2, cx + rf.size[1] / 2)
-    return {"unit": (i, j), "rows": rows, "cols": cols, "centre": (cy, cx)}
+    box_h, box_w = rf.box((i, j))
+    if box_h is None or box_w is None:
+        raise ConfigError(f"unit {i},{j} of {rf.layer} reads no input pixel")
+    rows, cols = (box_h[0], box_h[1] + 1), (box_w[0], box_w[1] + 1)
+    return {"unit": (i, j), "rows": rows, "cols": cols, "centre": (sum(rows) / 2, sum(cols) / 2)}
 
 
 def draw_receptive_field(report: Report, image: Path, out: Path, unit: tuple[int, int] | None = None) -> dict:

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from cnnlab.analysis.field import Field
+from cnnlab.analysis.walk.field import SpatialField
 
-__all__ = ["Step", "Walk", "tensor_bytes", "first_tensor", "int_pair"]
+__all__ = ["Step", "Walk", "tensor_bytes"]
 
 
 @dataclass
 class Step:
-    """One executed op: a unit (leaf module) or a counted function (add, matmul, ...)."""
+    """One executed op: a unit (leaf module), a counted function (add, matmul ...) or an aten op."""
 
     path: str
     type: str
@@ -23,10 +23,12 @@ class Step:
     params: int
     macs: dict[str, int]
     ops: dict[str, int]
-    field: Field | None
+    field: SpatialField | None
     out_bytes: int
     row: bool = True
     notes: list[str] = field(default_factory=list)
+    grad_macs: dict[str, int] = field(default_factory=dict)  # backward MACs by kind (training cost)
+    saved_bytes: int = 0  # activations this op saves for its backward (training memory)
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Walk:
     warnings: list[str] = field(default_factory=list)
     activation_bytes: int = 0
     peak_activation_bytes: int = 0
-    last_field: tuple[Field, tuple[int, int], str] | None = None  # field, (h, w) of its map, path
+    last_field: tuple[SpatialField, str] | None = None  # field of the last map with spatial extent, its path
 
 
 def tensor_bytes(value: object) -> int:
@@ -47,23 +49,6 @@ def tensor_bytes(value: object) -> int:
         return value.numel() * value.element_size()
     if isinstance(value, (tuple, list)):
         return sum(tensor_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
     return 0
-
-
-def first_tensor(value: object) -> Tensor | None:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            t = first_tensor(v)
-            if t is not None:
-                return t
-    return None
-
-
-def int_pair(v: object) -> tuple[int, int]:
-    """A module's or call's ``kernel_size`` / ``stride`` / ... as ``(h, w)``: an int for both, or the first
-    and last entries of a sequence (an empty one, as some pooling calls pass, means 1)."""
-    if isinstance(v, (tuple, list)):
-        return (int(v[0]), int(v[-1])) if len(v) else (1, 1)
-    return int(v), int(v)
