@@ -59,9 +59,9 @@ def test_conv_prints_the_size_torch_produces(args, torch_layer):
 def test_rf_prints_the_lecture_table():
     result = invoke("rf", "conv k3 s2 p1, conv k3 s2 p1", "--n", "5")
     assert result.exit_code == 0, result.output
-    # lecture: layer 1 n=3 j=2 r=3 start=0.5; layer 2 n=2 j=4 r=7 start=0.5 (columns n, j, r, start)
-    assert re.search(r"conv1 .*│ 3 │ 2 │ 3 │\s+0\.5 │", result.output)
-    assert re.search(r"conv2 .*│ 2 │ 4 │ 7 │\s+0\.5 │", result.output)
+    # lecture: layer 1 n=3 j=2 r=3 start=0.5; layer 2 n=2 j=4 r=7 start=0.5 (columns n, j, r, r_min, start)
+    assert re.search(r"conv1 .*│ 3 │ 2 │ 3 │\s+3 │\s+0\.5 │", result.output)
+    assert re.search(r"conv2 .*│ 2 │ 4 │ 7 │\s+7 │\s+0\.5 │", result.output)
     assert re.search(r"r_out\s+= r_in \+ \(k_eff - 1\)·j_in", result.output)  # the formula is shown
 
 
@@ -97,7 +97,7 @@ def test_tour_prints_the_lecture_examples():
     buffer = io.StringIO()
     arith_tour(Console(file=buffer, width=100, color_system=None))
     text = buffer.getvalue()
-    assert re.search(r"conv2 .*│ 2 │ 4 │ 7 │\s+0\.5 │", text)  # 5x5 RF example
+    assert re.search(r"conv2 .*│ 2 │ 4 │ 7 │\s+7 │\s+0\.5 │", text)  # 5x5 RF example (n, j, r, r_min, start)
     assert re.search(r"output size .*│\s+3 │", text)  # dilated 7x7 -> 3x3
     assert "0.12674" in text  # MobileNet ratio
     assert "│ 1.50 │ 1.75 │ 2.25 │ 2.50 │" in text  # bilinear row 2, corrected

@@ -2,8 +2,9 @@
 
 - :mod:`~cnnlab.arith.sizes`: output sizes of conv / pooling / transposed conv, effective kernel,
   "same" padding.
-- :mod:`~cnnlab.arith.receptive_field`: the lecture's recurrence ``(n, j, r, start)`` along a chain,
-  and its per-axis steps ``rf_window_step`` / ``rf_transposed_step`` / ``rf_upsample_step``.
+- :mod:`~cnnlab.arith.receptive_field`: the lecture's recurrence ``(n, j, r, start)`` along a chain;
+  :mod:`~cnnlab.arith.sampling` (which inputs each output position of an op reads) and
+  :mod:`~cnnlab.arith.field` (the exact field of every unit, one period of it) underneath.
 - :mod:`~cnnlab.arith.spec`: the text form ``"conv k3 s2 p1, pool k2"`` of a chain.
 - :mod:`~cnnlab.arith.cost`: MACs and parameters (standard, grouped, depthwise separable, linear).
 - :mod:`~cnnlab.arith.checks`: validators that raise :class:`cnnlab.ConfigError`.
@@ -29,19 +30,16 @@ from cnnlab.arith.cost import (  # noqa: F401
     linear_params,
     separable_cost_ratio,
 )
+from cnnlab.arith.field import INPUT_AXIS, AxisField  # noqa: F401
 from cnnlab.arith.receptive_field import (  # noqa: F401
     KINDS,
     UPSAMPLE_MODES,
-    UPSAMPLE_TAPS,
     Layer,
     RFRow,
     feature_center,
     format_rf_table,
     receptive_field,
     receptive_field_2d,
-    rf_transposed_step,
-    rf_upsample_step,
-    rf_window_step,
 )
 from cnnlab.arith.sizes import (  # noqa: F401
     conv_output_size,

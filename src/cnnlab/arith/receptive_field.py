@@ -1,9 +1,9 @@
 """The receptive-field recurrence along a chain of layers, one axis at a time.
 
-Each feature map is described, as in the lecture, by four numbers:
-``n`` features, jump ``j`` (distance between neighbouring features, in input pixels), receptive
-field size ``r`` (input pixels) and ``start`` (centre of the first feature's receptive field).
-The input is row 0 with ``n0, r0 = 1, j0 = 1, start0 = 0.5`` (pixel ``i`` covers ``[i, i + 1)``).
+Each feature map is described, as in the lecture, by ``n`` features, jump ``j`` (distance between
+neighbouring features, in input pixels), receptive field size ``r`` (input pixels) and ``start`` (centre
+of the first feature's receptive field). The input is row 0 with ``n0, r0 = 1, j0 = 1, start0 = 0.5``
+(pixel ``i`` covers ``[i, i + 1)``).
 
 Convolution and pooling (lecture, "Receptive field"; dilation through the effective kernel
 ``k_eff = d(k - 1) + 1``)::
@@ -13,58 +13,31 @@ Convolution and pooling (lecture, "Receptive field"; dilation through the effect
     r_out     = r_in + (k_eff - 1) * j_in
     start_out = start_in + ((k_eff - 1)/2 - p) * j_in
 
-Transposed convolution and upsampling make the grid finer, so the jump *divides* by the factor
-and may become fractional. Convention used here: a transposed conv of stride ``s`` is zero-insertion
-by ``s`` followed by a stride-1 conv of the effective kernel, which gives::
-
-    j_out     = j_in / s
-    r_out     = r_in + (k_eff - 1) * j_in / s
-    start_out = start_in + (p - (k_eff - 1)/2) * j_in / s
-
-``r_out`` is the span the kernel covers: exact for the output phases whose kernel window lands on
-``(k_eff - 1)/s + 1`` input features (some phase always does when ``s`` divides ``k_eff - 1``), an
-upper bound for the others (when ``s`` and ``d`` share a factor, some outputs see no input at all).
-
-Upsampling by ``scale`` (align_corners=False) puts output ``o`` at input coordinate
-``(o + 1/2)/scale - 1/2`` and reads ``taps`` neighbouring features (1 for nearest, 2 for bilinear,
-4 for bicubic; :data:`UPSAMPLE_TAPS`)::
-
-    j_out     = j_in / scale
-    r_out     = r_in + (taps - 1) * j_in
-    start_out = start_in + (1/scale - 1)/2 * j_in
-
-``r`` is the extent of the input pixels that influence a unit (exact for nearest, the widest phase
-for bilinear and bicubic). The features an upsampled unit reads are not evenly spaced, so for an
-integer scale its field is centred within ``(1 - 1/scale)/2 * j_in`` of ``start + i * j``, not on it.
-
-The per-axis steps :func:`rf_window_step`, :func:`rf_transposed_step` and :func:`rf_upsample_step`
-are the one implementation of these formulas; :mod:`cnnlab.analysis.field` applies them to traced
-graphs. They work on ints, floats or :class:`~fractions.Fraction` alike (Fractions stay exact).
+Transposed convolution and upsampling make the grid finer: the jump *divides* by the factor, and
+neighbouring features no longer read the same number of inputs. So each row is computed exactly, unit
+by unit, from what every output position reads (:mod:`cnnlab.arith.sampling`), as one period of the
+repeating pattern (:class:`cnnlab.arith.field.AxisField`): ``r`` is the widest feature's extent, ``r_min``
+the narrowest, ``period`` the features per repeat, ``j`` the mean jump, ``start`` feature 0's centre.
+For conv and pooling layers this is exactly the recurrence above.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from cnnlab.arith.checks import pair, require_choice, require_non_negative, require_positive
-from cnnlab.arith.sizes import (
-    conv_output_size,
-    effective_kernel,
-    pool_output_size,
-    transposed_conv_output_size,
-)
+from cnnlab.arith.field import AxisField
+from cnnlab.arith.sampling import Interpolate, Sampling, Transposed, Window
+from cnnlab.arith.sizes import conv_output_size, pool_output_size, transposed_conv_output_size
 from cnnlab.errors import ConfigError
 
 __all__ = [
     "KINDS",
     "UPSAMPLE_MODES",
-    "UPSAMPLE_TAPS",
     "Layer",
     "RFRow",
-    "rf_window_step",
-    "rf_transposed_step",
-    "rf_upsample_step",
     "receptive_field",
     "receptive_field_2d",
     "feature_center",
@@ -73,11 +46,8 @@ __all__ = [
 
 KINDS = ("conv", "pool", "deconv", "upsample")
 UPSAMPLE_MODES = ("nearest", "bilinear")
-# input features read per output position along one axis, by interpolation mode (torch's modes)
-UPSAMPLE_TAPS = {"nearest": 1, "nearest-exact": 1, "area": 1, "bilinear": 2, "bicubic": 4}
 
 Size = int | tuple[int, int]
-Number = int | float | Fraction
 
 
 @dataclass(frozen=True)
@@ -122,83 +92,57 @@ class Layer:
 
 @dataclass(frozen=True)
 class RFRow:
-    """One feature map of the chain: ``n`` features, jump ``j``, receptive field ``r``, ``start``.
-
-    ``j``, ``r`` and ``start`` are in input pixels; ints when whole, floats otherwise.
-    """
+    """One feature map of the chain: ``n`` features, jump ``j``, receptive field ``r``, ``start``; ``r_min``
+    and ``period`` where the features differ. ``j``, ``r`` and ``start`` are in input pixels, ints when whole."""
 
     name: str
     n: int
     j: float
     r: float
     start: float
+    r_min: float | None = None
+    period: int = 1
+    field: AxisField | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.r_min is None:
+            object.__setattr__(self, "r_min", self.r)
 
 
-def _plain(x: Fraction) -> int | float:
+def _plain(x: Fraction | int) -> int | float:
+    x = Fraction(x)
     return int(x) if x.denominator == 1 else float(x)
 
 
-def _exact(name: str, value: object, positive: bool) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) or (positive and value <= 0):
-        raise ConfigError(f"receptive_field: {name} must be a {'positive ' if positive else ''}number, got {value!r}")
-    return Fraction(value)
+def _row(name: str, n: int, f: AxisField) -> RFRow:
+    return RFRow(name, n, _plain(f.jump), f.r, _plain(f.start), f.r_min, f.period, f)
 
 
-def rf_window_step(r: Number, j: Number, start: Number, k: int, s: int = 1, p: Number = 0,
-                   d: int = 1) -> tuple[Number, Number, Number]:
-    """Convolution or pooling window along one axis: ``(r, j, start)`` of the output.
-
-    ``r_out = r + (k_eff - 1) j``, ``j_out = j s``, ``start_out = start + ((k_eff - 1)/2 - p) j``
-    (lecture, "Receptive field"; ``k_eff = d(k - 1) + 1``; ``p`` is the padding before the first input).
-    """
-    k_eff = effective_kernel(k, d)
-    return r + (k_eff - 1) * j, j * s, start + (Fraction(k_eff - 1, 2) - p) * j
-
-
-def rf_transposed_step(r: Number, j: Number, start: Number, k: int, s: int = 1, p: Number = 0,
-                       d: int = 1) -> tuple[Number, Number, Number]:
-    """Transposed convolution along one axis (zero-insertion by ``s``, then a stride-1 conv).
-
-    Output ``o`` reads inputs ``(o + p - t d)/s``, ``t = 0..k-1``: all within ``(k_eff - 1)/s`` input
-    steps, centred at ``(o + p - (k_eff - 1)/2)/s``. So ``j_out = j/s``, ``r_out = r + (k_eff - 1) j/s``
-    and ``start_out = start + (p - (k_eff - 1)/2) j/s``.
-    """
-    k_eff = effective_kernel(k, d)
-    return r + (k_eff - 1) * j / s, j / s, start + (p - Fraction(k_eff - 1, 2)) * j / s
+def _initial(r0: object, j0: object, start0: object) -> AxisField:
+    """The input row as a field: whole pixels, ``start0 − r0/2`` on a pixel border."""
+    values = []
+    for name, value in (("r0", r0), ("j0", j0), ("start0", start0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+            raise ConfigError(f"receptive_field: {name} must be a number, got {value!r}")
+        values.append(Fraction(value))
+    r, j, start = values
+    first = start - r / 2
+    if r < 1 or j < 1 or r.denominator != 1 or j.denominator != 1 or first.denominator != 1:
+        raise ConfigError(f"receptive_field: r0={r0}, j0={j0}, start0={start0} must describe whole pixels "
+                          "(r0 and j0 integers ≥ 1, start0 − r0/2 an integer)")
+    return AxisField(1, int(j), ((int(first), int(first + r) - 1),))
 
 
-def rf_upsample_step(r: Number, j: Number, start: Number, scale: Number,
-                     taps: int = 1) -> tuple[Number, Number, Number]:
-    """Resize by ``scale`` (output size / input size, align_corners=False) along one axis.
-
-    Output ``o`` sits at input coordinate ``(o + 1/2)/scale - 1/2`` and reads ``taps`` neighbouring
-    features (:data:`UPSAMPLE_TAPS`): ``r_out = r + (taps - 1) j`` (the extent of the pixels that
-    influence it), ``j_out = j/scale``, ``start_out = start + (1/scale - 1)/2 j``. For an integer
-    scale the unit's field is centred within ``(1 - 1/scale)/2 j`` of ``start_out + o j_out``.
-    """
-    j_out = j / scale
-    return r + (taps - 1) * j, j_out, start + (j_out - j) / 2
-
-
-Step = tuple[int, Fraction, Fraction, Fraction]
-
-
-def _step(layer: Layer, n: int, j: Fraction, r: Fraction, start: Fraction) -> Step:
-    """One step of the recurrence (module docstring): ``(n, j, r, start)`` of the layer's output."""
+def _step(layer: Layer, n: int) -> tuple[int, Sampling]:
+    """Output size and sampling of one layer along its axis."""
     k, s, p, d = layer.k, layer.s, layer.p, layer.d
     if layer.kind == "upsample":
-        r, j, start = rf_upsample_step(r, j, start, s, UPSAMPLE_TAPS[layer.mode])
-        return n * s, j, r, start
+        return n * s, Interpolate(layer.mode, Fraction(1, s))
     if layer.kind == "deconv":
-        n_out = transposed_conv_output_size(n, k, p, s, d, layer.output_padding)
-        r, j, start = rf_transposed_step(r, j, start, k, s, p, d)
-        return n_out, j, r, start
+        return transposed_conv_output_size(n, k, p, s, d, layer.output_padding), Transposed(k, s, p, d)
     if layer.kind == "pool":
-        n_out = pool_output_size(n, k, s, p, d, layer.ceil_mode)
-    else:
-        n_out = conv_output_size(n, k, p, s, d, layer.ceil_mode)
-    r, j, start = rf_window_step(r, j, start, k, s, p, d)
-    return n_out, j, r, start
+        return pool_output_size(n, k, s, p, d, layer.ceil_mode), Window(k, s, p, d)
+    return conv_output_size(n, k, p, s, d, layer.ceil_mode), Window(k, s, p, d)
 
 
 def receptive_field(
@@ -215,15 +159,16 @@ def receptive_field(
     ``(n, j, r, start) = (5, 1, 1, 0.5), (3, 2, 3, 0.5), (2, 4, 7, 0.5)``.
     """
     n_in = require_positive("input size n", pair("n", n)[axis], "receptive_field")
-    j, r, start = _exact("j0", j0, True), _exact("r0", r0, True), _exact("start0", start0, False)
-    rows = [RFRow("input", n_in, _plain(j), _plain(r), _plain(start))]
+    f = _initial(r0, j0, start0)
+    rows = [_row("input", n_in, f)]
     for index, layer in enumerate(layers, start=1):
         name = layer.name or f"{layer.kind}{index}"
         try:
-            n_in, j, r, start = _step(layer.along(axis), n_in, j, r, start)
+            n_in, op = _step(layer.along(axis), n_in)
         except ConfigError as exc:
             raise ConfigError(f"layer {index} ({name}): {exc}") from None
-        rows.append(RFRow(name, n_in, _plain(j), _plain(r), _plain(start)))
+        f = f.through(op)
+        rows.append(_row(name, n_in, f))
     return rows
 
 
@@ -236,17 +181,19 @@ def receptive_field_2d(
 
 
 def feature_center(row: RFRow, i: int) -> float:
-    """Centre of the receptive field of feature ``i`` (0-based) in ``row``: ``start + i * j``."""
+    """Centre of the receptive field of feature ``i`` (0-based) in ``row``: ``start + i * j`` through conv and
+    pooling layers; after upsampling, the exact centre of that feature's own field."""
     i = require_non_negative("feature index i", i, "feature_center")
     if i >= row.n:
         raise ConfigError(f"feature_center: feature index i={i} is outside the {row.n} features of {row.name}")
-    return _plain(Fraction(row.start) + i * Fraction(row.j))
+    centre = row.field.centre(i) if row.field is not None else Fraction(row.start) + i * Fraction(row.j)
+    return _plain(centre)
 
 
 def format_rf_table(rows: list[RFRow]) -> str:
     """The rows as a plain-text table (one line per feature map), for logs and docs."""
-    header = ("layer", "n", "j", "r", "start")
-    cells = [header] + [(row.name, *(f"{v:g}" for v in (row.n, row.j, row.r, row.start))) for row in rows]
+    header = ("layer", "n", "j", "r", "r_min", "start")
+    cells = [header] + [(row.name, *(f"{v:g}" for v in (row.n, row.j, row.r, row.r_min, row.start))) for row in rows]
     widths = [max(len(line[col]) for line in cells) for col in range(len(header))]
 
     def render(line: tuple[str, ...]) -> str:

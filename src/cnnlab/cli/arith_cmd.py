@@ -68,7 +68,7 @@ RF_FORMULAS = "\n".join((
     "r_out     = r_in + (k_eff - 1)·j_in",
     "start_out = start_in + ((k_eff - 1)/2 - p)·j_in",
     "centre of feature i = start + i·j;  k_eff = k + (k - 1)(d - 1)",
-    "deconv and up layers divide the jump by their factor (see docs/arithmetic.md)",
+    "deconv and up layers divide the jump by their factor; their features differ: r_min..r (docs/arithmetic.md)",
 ))
 
 
@@ -78,11 +78,11 @@ def rf_table(layers: list[arith.Layer], n: int, r0: float = 1, j0: float = 1, st
     table = Table(title="receptive field along one axis")
     table.add_column("layer")
     table.add_column("spec")
-    for column in ("n", "j", "r", "start"):
+    for column in ("n", "j", "r", "r_min", "start"):
         table.add_column(column, justify="right")
     specs = ["input"] + [arith.format_layer(layer) for layer in layers]
     for row, spec in zip(rows, specs, strict=True):
-        table.add_row(row.name, spec, *(_num(v) for v in (row.n, row.j, row.r, row.start)))
+        table.add_row(row.name, spec, *(_num(v) for v in (row.n, row.j, row.r, row.r_min, row.start)))
     return Group(table, Text(RF_FORMULAS, style="dim"))
 
 
