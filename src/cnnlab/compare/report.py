@@ -82,20 +82,35 @@ def markdown_table_to_html(markdown: str) -> str | None:
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+_EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception)\b:?\s*")
+
+
+def _short_sentence(text: str) -> str:
+    """What stands for a stage table cnnlab could not derive: one short sentence, never an exception's
+    class name or a traceback."""
+    lines = text.strip().splitlines()
+    if not lines or any(line.startswith("Traceback") for line in lines):
+        return "No stage table for this model."
+    sentence = _EXCEPTION_NAME.sub("", lines[0]).strip()
+    if len(sentence) > 240:
+        sentence = sentence[:239].rstrip() + "…"
+    return sentence[:1].upper() + sentence[1:] if sentence else "No stage table for this model."
+
+
 def stage_table_to_html(table: object) -> str:
-    """HTML for whatever a stage table renders to: its own HTML, a Markdown pipe table, or text."""
-    for method in ("to_html", "to_markdown"):
-        render = getattr(table, method, None)
-        if callable(render):
-            text = render()
-            if method == "to_html":
-                return str(text)
-            converted = markdown_table_to_html(str(text))
-            if converted is not None:
-                return converted
-            return f"<pre>{_esc(text)}</pre>"
-    text = str(table)
-    return markdown_table_to_html(text) or f"<pre>{_esc(text)}</pre>"
+    """HTML for whatever a stage table renders to: its own HTML, or a Markdown pipe table (the lines after
+    it, such as the layout's source, as notes). Anything else — the reason a model has no stage table —
+    becomes one short sentence."""
+    render = getattr(table, "to_html", None)
+    if callable(render):
+        return str(render())
+    render = getattr(table, "to_markdown", None)
+    text = str(render() if callable(render) else table)
+    converted = markdown_table_to_html(text)
+    if converted is None:
+        return f'<p class="note">{_esc(_short_sentence(text))}</p>'
+    notes = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("|")]
+    return converted + "".join(f'<p class="note">{_esc(n)}</p>' for n in notes)
 
 
 def _comparison_table(rows: list[ComparisonRow]) -> str:
