@@ -10,9 +10,10 @@ from typing import Any
 
 from cnnlab.nas.nasnet import NASNetwork
 from cnnlab.nas.randwire import RandWireNet
+from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.nets.registry import register_model
 
-__all__ = ["NASNET_A", "WS_BEST", "nasnet", "randwire_small", "randwire_tiny"]
+__all__ = ["NASNET_A", "WS_BEST", "nasnet", "nasnet_paper_table", "randwire_small", "randwire_tiny"]
 
 # NASNet-A normal and reduction cells (Zoph et al. 2018, Fig. 4); input 0 = h_{i-1}, 1 = h_i.
 NASNET_A = Path(__file__).with_name("nasnet_a.json")
@@ -25,8 +26,34 @@ Genotype = dict[str, Any] | str | os.PathLike[str] | None
 def nasnet(genotype: Genotype = None, num_classes: int = 1000, in_chans: int = 3, C: int = 16, N: int = 2,
            stem_multiplier: int = 3, drop_rate: float = 0.0) -> NASNetwork:
     """A NASNet-style network from a genotype (dict, JSON file or JSON string); NASNet-A by default."""
-    return NASNetwork(NASNET_A if genotype is None else genotype, num_classes=num_classes,
-                      in_chans=in_chans, C=C, N=N, stem_multiplier=stem_multiplier, drop_rate=drop_rate)
+    model = NASNetwork(NASNET_A if genotype is None else genotype, num_classes=num_classes,
+                       in_chans=in_chans, C=C, N=N, stem_multiplier=stem_multiplier, drop_rate=drop_rate)
+    model.paper_table = nasnet_paper_table
+    return model
+
+
+def nasnet_paper_table(model: NASNetwork) -> dict:
+    """Fig. 2 of Zoph et al. 2018 (CIFAR-10 layout) as rows: the 3x3 conv stem, then each stage's
+    reduction cell and its "Normal Cell × N", then the classifier; filters are a cell's per-op channels
+    and its output (a concatenation) is ``filters × concatenated states``."""
+    stem = convs(model.stem)[0]
+    rows = [table_row(f"{kernel(stem)} conv", ["stem"],
+                      cells={"filters": stem.out_channels})]
+    for s, stage in enumerate(model.stages):
+        cells = list(stage)
+        first = 1 if cells and cells[0].reduction else 0
+        if first:
+            rows.append(table_row("Reduction Cell", [f"stages.{s}.0"], channels=cells[0].out_channels,
+                                  cells={"filters": convs(cells[0].pre1)[0].out_channels}))
+        normal = [f"stages.{s}.{j}" for j in range(first, len(cells))]
+        if normal:
+            rows.append(table_row(f"Normal Cell × {len(normal)}", normal, block=normal[0], repeats=len(normal),
+                                  channels=cells[-1].out_channels,
+                                  cells={"filters": convs(cells[-1].pre1)[0].out_channels}))
+    rows.append(table_row("classifier", ["head"]))
+    return {"source": "Zoph et al. 2018, Learning Transferable Architectures, Fig. 2 (CIFAR-10 layout)",
+            "rows": rows, "channels": True,
+            "columns": [("layer", "name"), ("output size", "output size"), ("filters", "filters")]}
 
 
 @register_model(family="nas", paper="Xie et al. 2019, Randomly Wired Networks, small regime")

@@ -21,9 +21,10 @@ from torch import nn
 from cnnlab.arith.checks import require_choice, require_positive
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import ClassifierHead, ZooNet, check_common
+from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.units import ConvNormAct
 
-__all__ = ["GRAPH_MODELS", "validate_wiring", "stage_graph", "RandWireStage", "RandWireNet"]
+__all__ = ["GRAPH_MODELS", "validate_wiring", "stage_graph", "RandWireStage", "RandWireNet", "randwire_paper_table"]
 
 GRAPH_MODELS = ("ER", "BA", "WS")
 
@@ -179,3 +180,24 @@ class RandWireNet(ZooNet):
         super().__init__(stem, nn.Sequential(*stages), head, stage_specs=stage_specs,
                          feature_info=feature_info, in_chans=in_chans)
         self.genotype = genotype
+        self.paper_table = randwire_paper_table
+
+
+def randwire_paper_table(model: RandWireNet) -> dict:
+    """Table 1 of Xie et al. 2019, the small regime's column: conv1 and conv2 (3x3 convs), then conv3 …
+    as "random wiring N, C" (nodes of the stage's graph, its channels), then the classifier."""
+    rows = []
+    for i, unit in enumerate(model.stem):
+        conv = convs(unit)[0]
+        rows.append(table_row(f"conv{i + 1}", [f"stem.{i}"],
+                              cells={"op": f"{kernel(conv)} conv, {conv.out_channels}"}))
+    for s, stage in enumerate(model.stages):
+        width = convs(stage)[-1].out_channels
+        rows.append(table_row(f"conv{len(model.stem) + s + 1}", [f"stages.{s}"],
+                              cells={"op": f"random wiring {len(stage.nodes)}, {width}"}))
+    head = [f"{kernel(c)} conv, {c.out_channels}-d" for c in convs(model.head)]
+    head.append("global average pool")
+    head += [f"{m.out_features}-d fc" for m in model.head.modules() if isinstance(m, nn.Linear)]
+    rows.append(table_row("classifier", ["head"], cells={"op": "\n".join(head)}))
+    return {"source": "Xie et al. 2019, Randomly Wired Neural Networks, Table 1 (small regime)", "rows": rows,
+            "columns": [("stage", "name"), ("output", "output size"), ("small regime", "op")]}

@@ -17,14 +17,17 @@ from functools import partial
 import torch
 from torch import nn
 
+from cnnlab.arith.checks import pair
 from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.inception import InceptionBlock
 from cnnlab.nets.base import ClassifierHead, ZooNet, check_common, check_drop_rate, min_input_size
 from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.nets.paper_table import convs, fmt, kernel, table_row
 from cnnlab.nets.registry import register_variant
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
-__all__ = ["GOOGLENET_TABLE", "GoogLeNet", "GoogLeNetOutputs", "InceptionSpec", "build_googlenet"]
+__all__ = ["GOOGLENET_TABLE", "GoogLeNet", "GoogLeNetOutputs", "InceptionSpec", "build_googlenet",
+           "googlenet_paper_table"]
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
@@ -169,7 +172,71 @@ def build_googlenet(
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    model.paper_table = googlenet_paper_table
     return model
+
+
+_BRANCH_COLUMNS = ("#1x1", "#3x3 reduce", "#3x3", "#5x5 reduce", "#5x5", "pool proj")
+_COLUMNS = [("type", "name"), ("patch size/stride", "patch"), ("output size", "output size"), ("depth", "depth"),
+            *((c, c) for c in _BRANCH_COLUMNS)]
+
+
+def _patch(m: nn.Module) -> str:
+    return f"{kernel(m)}/{pair('stride', m.stride)[0]}"
+
+
+def _inception_cells(block: InceptionBlock) -> dict[str, str]:
+    """Table 1's branch widths, read from the branches' convs; a "5x5" branch built with another kernel
+    (torchvision's 3x3) says so: ``32 (3x3)``."""
+    b2, b3, b4 = convs(block.branch2), convs(block.branch3), convs(block.branch4)
+    five = b3[-1].out_channels if kernel(b3[-1]) == "5x5" else f"{b3[-1].out_channels} ({kernel(b3[-1])})"
+    cells = {"#1x1": block.branch1.conv.out_channels, "#3x3 reduce": b2[0].out_channels if len(b2) > 1 else "",
+             "#3x3": b2[-1].out_channels, "#5x5 reduce": b3[0].out_channels if len(b3) > 1 else "",
+             "#5x5": five, "pool proj": b4[0].out_channels if b4 else ""}
+    return {k: str(v) for k, v in cells.items()}
+
+
+def googlenet_paper_table(model: GoogLeNet) -> dict:
+    """Table 1 of Szegedy et al. 2015: one row per layer (type, patch size/stride, output size, depth, the
+    inception branch widths). A 1x1 conv followed by a conv is one row of depth 2 with its reduce width,
+    as the paper's "convolution 3x3/1 | #3x3 reduce 64 | #3x3 192"; LRN layers join the row before."""
+    rows = []
+    stem = [(n, m) for n, m in model.stem.named_children() if not isinstance(m, nn.LocalResponseNorm)]
+    i = 0
+    while i < len(stem):
+        name, unit = stem[i]
+        if isinstance(unit, nn.MaxPool2d):
+            rows.append(table_row("max pool", [f"stem.{name}"], cells={"patch": _patch(unit), "depth": 0}))
+        elif convs(unit):
+            conv = convs(unit)[0]
+            following = convs(stem[i + 1][1]) if i + 1 < len(stem) else []
+            if conv.kernel_size == (1, 1) and following:
+                k = following[0].kernel_size[0]
+                rows.append(table_row("convolution", [f"stem.{name}", f"stem.{stem[i + 1][0]}"], cells={
+                    "patch": _patch(following[0]), "depth": 2, f"#{k}x{k} reduce": conv.out_channels,
+                    f"#{k}x{k}": following[0].out_channels}))
+                i += 1
+            else:
+                rows.append(table_row("convolution", [f"stem.{name}"], cells={"patch": _patch(conv), "depth": 1}))
+        i += 1
+    for s, stage in enumerate(model.stages):
+        for name, unit in stage.named_children():
+            path = f"stages.{s}.{name}"
+            if isinstance(unit, nn.MaxPool2d):
+                rows.append(table_row("max pool", [path], cells={"patch": _patch(unit), "depth": 0}))
+            elif isinstance(unit, InceptionBlock):
+                label = name.removeprefix("inception")
+                rows.append(table_row(f"inception ({label})", [path], channels=unit.out_channels,
+                                      cells={"depth": 2, **_inception_cells(unit)}))
+    for name, unit in model.head.named_children():
+        if isinstance(unit, nn.AdaptiveAvgPool2d):
+            rows.append(table_row("avg pool", [f"head.{name}"], cells={"patch": "{input_hw}/1", "depth": 0}))
+        elif isinstance(unit, nn.Dropout):
+            rows.append(table_row(f"dropout ({fmt(unit.p * 100)}%)", [f"head.{name}"], cells={"depth": 0}))
+        elif isinstance(unit, nn.Linear):
+            rows.append(table_row("linear", [f"head.{name}"], cells={"depth": 1}))
+    return {"source": "Szegedy et al. 2015, Going Deeper with Convolutions, Table 1", "rows": rows,
+            "columns": _COLUMNS, "channels": True}
 
 
 def _inception(m: object) -> str:

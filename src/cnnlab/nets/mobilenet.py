@@ -30,11 +30,12 @@ from cnnlab.nets.base import (
     repeated_stage,
 )
 from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.nets.paper_table import convs, fmt, kernel, table_row
 from cnnlab.nets.registry import register_variant
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
 __all__ = ["MOBILENET_V1_TABLE", "MOBILENET_V2_TABLE", "MobileNetStage", "build_mobilenet_v1",
-           "build_mobilenet_v2"]
+           "build_mobilenet_v2", "mobilenet_v1_paper_table", "mobilenet_v2_paper_table"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,74 @@ def _build(where: str, block: str, stage_table: Sequence[MobileNetStage], width_
     model = ZooNet(stem, stages, make_head(cin), stage_specs=table,
                    feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans)
     init_weights(model)  # = torchvision's MobileNet init (kaiming fan-out convs, BN 1/0, linear N(0, 0.01))
+    model.paper_table = mobilenet_v1_paper_table if block == "ds" else mobilenet_v2_paper_table
     return model
+
+
+def _v1_unit(conv: nn.Conv2d) -> tuple[str, str]:
+    """Table 1's "Type / Stride" and "Filter Shape" of one conv: ``Conv dw / s2``, ``3x3x64 dw``."""
+    k, s = kernel(conv), conv.stride[0]
+    if conv.groups == conv.in_channels > 1:
+        return f"Conv dw / s{s}", f"{k}x{conv.out_channels} dw"
+    return f"Conv / s{s}", f"{k}x{conv.in_channels}x{conv.out_channels}"
+
+
+def mobilenet_v1_paper_table(model: ZooNet) -> dict:
+    """Table 1 of Howard et al. 2017: a row per conv (type / stride, filter shape, input size); a run of
+    blocks after a stage's first is one row, ``5× Conv dw / s1, Conv / s1``, as the paper writes it (a
+    single one keeps its two rows); then the average pool and the FC."""
+    rows = []
+
+    def add(paths: list[str], unit: nn.Module, times: int = 1) -> None:
+        types, shapes = zip(*map(_v1_unit, convs(unit)), strict=True)
+        rows.append(table_row((f"{times}× " if times > 1 else "") + "\n".join(types), paths,
+                              block=paths[0] if times > 1 else None, repeats=times,
+                              cells={"filter": "\n".join(shapes)}))
+
+    add(["stem"], model.stem)
+    for i, stage in enumerate(model.stages):
+        blocks = list(stage)
+        for j in range(2 if len(blocks) == 2 else 1):
+            for name, unit in blocks[j].named_children():
+                if convs(unit):
+                    add([f"stages.{i}.{j}.{name}"], unit)
+        if len(blocks) > 2:
+            add([f"stages.{i}.{j}" for j in range(1, len(blocks))], blocks[1], times=len(blocks) - 1)
+    for name, unit in model.head.named_children():
+        if isinstance(unit, nn.AdaptiveAvgPool2d):
+            rows.append(table_row("Avg Pool / s1", [f"head.{name}"], cells={"filter": "Pool {input_hw}"}))
+        elif isinstance(unit, nn.Linear):
+            rows.append(table_row("FC / s1", [f"head.{name}"],
+                                  cells={"filter": f"{unit.in_features}x{unit.out_features}"}))
+    return {"source": "Howard et al. 2017, MobileNets, Table 1", "rows": rows, "channels": True,
+            "columns": [("Type / Stride", "name"), ("Filter Shape", "filter"), ("Input Size", "input size")]}
+
+
+def mobilenet_v2_paper_table(model: ZooNet) -> dict:
+    """Table 2 of Sandler et al. 2018: input, operator, expansion t, output channels c, repeats n, first
+    stride s — read from each stage's first block (t = its depthwise width / its input width) — then the
+    1x1 conv, the pool and the classifier; a last column lists the units of a block."""
+    stem = convs(model.stem)[0]
+    rows = [table_row("conv2d", ["stem"], cells={"t": "-", "c": stem.out_channels, "n": 1, "s": stem.stride[0]})]
+    for i, stage in enumerate(model.stages):
+        units = convs(stage[0])
+        dw = next(c for c in units if c.groups == c.in_channels > 1)
+        rows.append(table_row("bottleneck", [f"stages.{i}"], block=f"stages.{i}.0", repeats=len(stage), cells={
+            "t": fmt(dw.in_channels / units[0].in_channels), "c": units[-1].out_channels, "n": len(stage),
+            "s": dw.stride[0]}))
+    for name, unit in model.head.named_children():
+        path = f"head.{name}"
+        if convs(unit):
+            conv = convs(unit)[0]
+            rows.append(table_row(f"conv2d {kernel(conv)}", [path],
+                                  cells={"t": "-", "c": conv.out_channels, "n": 1, "s": conv.stride[0]}))
+        elif isinstance(unit, nn.AdaptiveAvgPool2d):
+            rows.append(table_row("avgpool {input_hw}", [path], cells={"t": "-", "c": "-", "n": 1, "s": "-"}))
+        elif isinstance(unit, nn.Linear):
+            rows.append(table_row("fc", [path], cells={"t": "-", "c": unit.out_features, "n": "-", "s": "-"}))
+    return {"source": "Sandler et al. 2018, MobileNetV2, Table 2", "rows": rows, "channels": True,
+            "columns": [("input", "input size"), ("operator", "name"), ("t", "t"), ("c", "c"), ("n", "n"),
+                        ("s", "s"), ("block", "block")]}
 
 
 def build_mobilenet_v1(

@@ -26,10 +26,11 @@ from cnnlab.nets.base import (
     repeated_stage,
 )
 from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.nets.paper_table import convs, table_row
 from cnnlab.nets.registry import register_variant
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
-__all__ = ["RESNET_DEPTHS", "ResNetStage", "build_resnet", "resnet_stages"]
+__all__ = ["RESNET_DEPTHS", "ResNetStage", "build_resnet", "resnet_paper_table", "resnet_stages"]
 
 
 @dataclass(frozen=True)
@@ -161,12 +162,37 @@ def build_resnet(
                    feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans,
                    min_size=min_input_size(ops))
     init_weights(model)
+    model.paper_table = resnet_paper_table
     if zero_init_residual:
         for m in model.modules():
             norm = m.last_norm() if isinstance(m, (BasicBlock, Bottleneck)) else None
             if norm is not None and getattr(norm, "weight", None) is not None:
                 nn.init.zeros_(norm.weight)
     return model
+
+
+def resnet_paper_table(model: ZooNet) -> dict:
+    """He et al. 2016, Table 1 (ResNeXt: Xie et al. 2017, Table 1): conv1; conv2_x with the stem's max pool
+    before its blocks; conv3_x … as [first block] × blocks; then pool and fc. The column is named by the
+    weight layers on the main path ("50-layer") or, with grouped 3x3s, "ResNeXt-50 (32×4d)"."""
+    stem = list(model.stem.named_children())
+    pools = [f"stem.{n}" for n, m in stem if isinstance(m, nn.MaxPool2d)]
+    rows = [table_row("conv1", [f"stem.{n}" for n, m in stem if not isinstance(m, nn.MaxPool2d)])]
+    for i, stage in enumerate(model.stages):
+        lead = pools if i == 0 else []
+        rows.append(table_row(f"conv{i + 2}_x", [*lead, f"stages.{i}"], lead=lead, block=f"stages.{i}.0",
+                              repeats=len(stage)))
+    rows.append(table_row("classifier", ["head"]))
+    layers = len(convs(model.stem)) + sum(len(convs(block)) for stage in model.stages for block in stage)
+    layers += sum(isinstance(m, nn.Linear) for m in model.head.modules())
+    grouped = max(convs(model.stages[0][0]), key=lambda c: c.groups)
+    if grouped.groups > 1:
+        header = f"ResNeXt-{layers} ({grouped.groups}×{grouped.out_channels // grouped.groups}d)"
+        source = "Xie et al. 2017, ResNeXt, Table 1"
+    else:
+        header, source = f"{layers}-layer", "He et al. 2016, Deep Residual Learning, Table 1"
+    return {"source": source, "rows": rows,
+            "columns": [("layer name", "name"), ("output size", "output size"), (header, "block")]}
 
 
 # torchvision's (and timm's) ResNet keys -> cnnlab's.

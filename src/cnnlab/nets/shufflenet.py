@@ -24,10 +24,12 @@ from cnnlab.nets.base import (
     init_weights,
     repeated_stage,
 )
+from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.nets.registry import register_variant
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
-__all__ = ["SHUFFLENET_CHANNELS", "SHUFFLENET_DEPTHS", "ShuffleStage", "build_shufflenet_v1"]
+__all__ = ["SHUFFLENET_CHANNELS", "SHUFFLENET_DEPTHS", "ShuffleStage", "build_shufflenet_v1",
+           "shufflenet_paper_table"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,41 @@ def build_shufflenet_v1(
     model = ZooNet(stem, stages, ClassifierHead(cin, num_classes, drop_rate), stage_specs=specs,
                    feature_info=feature_info_for(stages, channels, (8, 16, 32)), in_chans=in_chans)
     init_weights(model)
+    model.paper_table = shufflenet_paper_table
     return model
+
+
+def shufflenet_paper_table(model: ZooNet) -> dict:
+    """Table 1 of Zhang et al. 2018: Image, Conv1, MaxPool, then each stage as two rows — its stride-2
+    unit and the repeated stride-1 units, the stage's output channels written once — GlobalPool and FC,
+    with KSize, Stride, Repeat; the channel column is named by the group count g of the grouped 1x1s."""
+    g = max(c.groups for c in convs(model.stages) if c.groups != c.in_channels)
+    rows = [table_row("Image", [], cells={"channels": model.in_chans})]
+    for name, unit in model.stem.named_children():
+        path = f"stem.{name}"
+        if isinstance(unit, nn.MaxPool2d):
+            rows.append(table_row("MaxPool", [path], cells={"ksize": kernel(unit), "stride": unit.stride}))
+        elif convs(unit):
+            conv = convs(unit)[0]
+            rows.append(table_row("Conv1", [path], cells={"ksize": kernel(conv), "stride": conv.stride[0],
+                                                          "repeat": 1, "channels": conv.out_channels}))
+    for i, stage in enumerate(model.stages):
+        channels = model.feature_info[i]["num_chs"]
+        first = max(c.stride[0] for c in convs(stage[0]))
+        rows.append(table_row(f"Stage{i + 2}", [f"stages.{i}.0"],
+                              cells={"stride": first, "repeat": 1, "channels": channels}))
+        if len(stage) > 1:
+            rest = [f"stages.{i}.{j}" for j in range(1, len(stage))]
+            rows.append(table_row("", rest, block=rest[0], repeats=len(rest),
+                                  cells={"stride": 1, "repeat": len(rest)}))
+    for name, unit in model.head.named_children():
+        if isinstance(unit, nn.AdaptiveAvgPool2d):
+            rows.append(table_row("GlobalPool", [f"head.{name}"], cells={"ksize": "{input_hw}"}))
+        elif isinstance(unit, nn.Linear):
+            rows.append(table_row("FC", [f"head.{name}"], cells={"channels": unit.out_features}))
+    return {"source": "Zhang et al. 2018, ShuffleNet, Table 1", "rows": rows,
+            "columns": [("Layer", "name"), ("Output size", "output size"), ("KSize", "ksize"),
+                        ("Stride", "stride"), ("Repeat", "repeat"), (f"Output channels (g = {g})", "channels")]}
 
 
 _PAPER = "Zhang et al. 2018, ShuffleNet (Table 1, g={})"

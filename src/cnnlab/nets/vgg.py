@@ -18,10 +18,11 @@ from cnnlab.blocks.vgg import VGGBlock
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import ZooNet, check_common, feature_info_for
 from cnnlab.nets.checkpoint import register_converter
+from cnnlab.nets.paper_table import convs, table_row
 from cnnlab.nets.registry import register_variant
 from cnnlab.units.conv_norm_act import LayerFactory
 
-__all__ = ["VGG_CONFIGS", "VGGHead", "VGGStage", "build_vgg", "vgg_stages"]
+__all__ = ["VGG_CONFIGS", "VGG_LETTERS", "VGGHead", "VGGStage", "build_vgg", "vgg_paper_table", "vgg_stages"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ VGG_CONFIGS: dict[int, tuple[int, ...]] = {
     19: (2, 2, 4, 4, 4),
 }
 VGG_WIDTHS = (64, 128, 256, 512, 512)
+VGG_LETTERS = {11: "A", 13: "B", 16: "D", 19: "E"}  # Table 1's column for each count of weight layers
 
 
 def vgg_stages(convs: Sequence[int], widths: Sequence[int] = VGG_WIDTHS) -> list[VGGStage]:
@@ -117,7 +119,35 @@ def build_vgg(
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
+    model.paper_table = vgg_paper_table
     return model
+
+
+def vgg_paper_table(model: ZooNet) -> dict:
+    """Table 1 of Simonyan & Zisserman 2015, one row per layer as its columns read: ``conv3-64`` (kernel,
+    channels), ``maxpool``, ``FC-4096``; torchvision's adaptive average pool before the FCs named as such.
+    The column is the configuration letter of the network's weight-layer count ("D (16 weight layers)")."""
+    rows = []
+    for i, stage in enumerate(model.stages):
+        for j, block in enumerate(stage):
+            for name, unit in block.named_children():
+                path = f"stages.{i}.{j}.{name}"
+                if isinstance(unit, nn.MaxPool2d):
+                    rows.append(table_row("maxpool", [path]))
+                elif convs(unit):
+                    conv = convs(unit)[0]
+                    rows.append(table_row(f"conv{conv.kernel_size[0]}-{conv.out_channels}", [path]))
+    for name, unit in model.head.named_children():
+        if isinstance(unit, nn.AdaptiveAvgPool2d):
+            size = unit.output_size if isinstance(unit.output_size, int) else unit.output_size[0]
+            rows.append(table_row(f"adaptive average pool to {size}x{size}", [f"head.{name}"]))
+        elif isinstance(unit, nn.Linear):
+            rows.append(table_row(f"FC-{unit.out_features}", [f"head.{name}"]))
+    layers = sum(r["name"].startswith(("conv", "FC")) for r in rows)
+    letter = VGG_LETTERS.get(layers)
+    header = f"ConvNet configuration {letter} ({layers} weight layers)" if letter else f"{layers} weight layers"
+    return {"source": "Simonyan & Zisserman 2015, Very Deep ConvNets, Table 1", "rows": rows,
+            "columns": [(header, "name"), ("output size", "output size")]}
 
 
 def _from_torchvision(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
@@ -143,7 +173,7 @@ register_converter("vgg", "torchvision", _from_torchvision)
 
 _PAPER = "Simonyan & Zisserman 2015, Very Deep ConvNets (Table 1, config {})"
 for _depth, _config in VGG_CONFIGS.items():
-    _letter = {11: "A", 13: "B", 16: "D", 19: "E"}[_depth]
+    _letter = VGG_LETTERS[_depth]
     register_variant(f"vgg{_depth}", build_vgg, family="vgg", paper=_PAPER.format(_letter), convs=_config)
     register_variant(f"vgg{_depth}_bn", build_vgg, family="vgg", paper=_PAPER.format(_letter) + " + BatchNorm",
                      convs=_config, batch_norm=True)
