@@ -1,12 +1,16 @@
-"""``cnnlab list``: the registry as a table (rich or markdown)."""
+"""``cnnlab list``: the registry as a table (rich or markdown); ``cnnlab table``: a model's paper table."""
 
 from __future__ import annotations
 
+import pytest
+import torch
 import torchvision
 import typer
 from typer.testing import CliRunner
 
+import cnnlab
 from cnnlab.cli import zoo_cmd
+from cnnlab.cli.main import app
 
 
 def make_app() -> typer.Typer:
@@ -44,3 +48,50 @@ def test_list_rich_table_and_no_match() -> None:
 def test_list_rejects_unknown_format() -> None:
     result = CliRunner().invoke(make_app(), ["list", "--format", "html"])
     assert result.exit_code != 0
+
+
+@pytest.mark.parametrize("name", cnnlab.list_models())
+def test_table_renders_every_registered_model(name):
+    with torch.device("meta"):
+        in_chans = cnnlab.create_model(name).in_chans
+    result = CliRunner().invoke(app, ["table", name, "--input", f"1x{in_chans}x224x224"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("| ") and lines[0].endswith("| MACs |") and "Layout: " in result.output
+    assert next(line for line in lines if line.startswith("| total |")).endswith(" |")
+
+
+def test_table_reads_like_the_paper():
+    # Sandler et al. 2018, Table 2's columns; Szegedy et al. 2015, Table 1's branch widths
+    v2 = CliRunner().invoke(app, ["table", "mobilenet_v2"])
+    assert v2.exit_code == 0 and v2.output.startswith("| input | operator | t | c | n | s |")
+    assert "| 112x112x16 | bottleneck | 6 | 24 | 2 | 2 |" in v2.output
+    inception = CliRunner().invoke(app, ["table", "googlenet_paper"])
+    assert "| inception (3a) |  | 28x28x256 | 2 | 64 | 96 | 128 | 16 | 32 | 32 |" in inception.output
+
+
+MODEL_FILE = """
+from torch import nn
+
+class Odd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x)
+
+    def paper_table(self):
+        return {"rows": [{"name": "conv", "paths": ["conv.missing"]}]}
+"""
+
+
+def test_table_of_a_model_it_cannot_read_is_one_error_line(tmp_path):
+    path = tmp_path / "odd.py"
+    path.write_text(MODEL_FILE)
+    for args, message in ((["table", f"{path}:Odd", "--input", "1x3x8x8"], "names module 'conv.missing'"),
+                          (["table", "randwire_tiny"], "expects 1 input channels, got 3")):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.output
