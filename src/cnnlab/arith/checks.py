@@ -6,6 +6,7 @@ Each check raises :class:`cnnlab.ConfigError` naming the parameter, its value an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -19,8 +20,15 @@ __all__ = [
     "require_choice",
     "pair",
     "require_probability",
+    "require_range",
+    "require_seed",
     "require_shape",
+    "SEED_MAX",
 ]
+
+# Largest seed cnnlab accepts: numpy's legacy seeding takes 32-bit seeds, and so does Lightning's
+# ``seed_everything`` (``np.iinfo(np.uint32).max``); larger values used to be wrapped silently.
+SEED_MAX = 2**32 - 1
 
 
 def _label(name: str, where: str | None) -> str:
@@ -96,8 +104,45 @@ def require_shape(
     return tuple(require_positive(f"{name}[{i}]", v, where) for i, v in enumerate(value))
 
 
+def require_range(
+    name: str,
+    value: object,
+    low: float | None = None,
+    high: float | None = None,
+    where: str | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number in ``[low, high]`` (``low_open``/``high_open``: that end excluded; None: no
+    bound on that side). NaN and ±inf are refused whatever the bounds; bools are not numbers."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ConfigError(f"{_label(name, where)} must be a finite number{_interval(low, high, low_open, high_open)}, "
+                          f"got {value!r}")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        raise ConfigError(f"{_label(name, where)} must be a number{_interval(low, high, low_open, high_open)}, "
+                          f"got {value!r}")
+    return float(value)
+
+
+def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is None and high is None:
+        return ""
+    left = "(-∞" if low is None else f"{'(' if low_open else '['}{low:g}"
+    right = "∞)" if high is None else f"{high:g}{')' if high_open else ']'}"
+    return f" in {left}, {right}"
+
+
 def require_probability(name: str, value: object, where: str | None = None) -> float:
     """A real number in ``[0, 1)`` (drop probability: 1 would drop everything)."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1:
-        raise ConfigError(f"{_label(name, where)} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return require_range(name, value, 0.0, 1.0, where, high_open=True)
+
+
+def require_seed(name: str, value: object, where: str | None = None) -> int:
+    """A random seed: an integer in ``[0, SEED_MAX]``."""
+    v = require_int(name, value, where)
+    if not 0 <= v <= SEED_MAX:
+        raise ConfigError(f"{_label(name, where)} must be an integer in [0, 2**32 - 1], got {value!r}")
+    return v

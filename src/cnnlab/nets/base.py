@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_non_negative, require_positive
+from cnnlab.arith.checks import require_non_negative, require_positive, require_probability, require_range
 from cnnlab.blocks._common import check_norm_act
 from cnnlab.errors import ConfigError
 
@@ -39,15 +39,13 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 
 
 def check_drop_rate(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ConfigError(f"{where}: drop_rate must be a number in [0, 1), got {value!r}")
-    return float(value)
+    """A dropout rate before the classifier: a number in [0, 1)."""
+    return require_probability("drop_rate", value, where)
 
 
 def check_multiplier(name: str, value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 16.0:
-        raise ConfigError(f"{where}: {name} must be a number in (0, 16], got {value!r}")
-    return float(value)
+    """A width multiplier or scale: a number in (0, 16]."""
+    return require_range(name, value, 0.0, 16.0, where, low_open=True)
 
 
 def min_input_size(ops: Sequence[tuple[int, int, int, bool]], limit: int = 4096) -> int:
