@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cnnlab.arith.checks import pair, require_positive
+from cnnlab.arith.checks import require_positive, require_range, require_seed
 from cnnlab.data.catalog import get_dataset
 from cnnlab.data.images import ImageTensors
 from cnnlab.data.loader import TensorLoader
-from cnnlab.data.transforms import BatchTransform, resolve_resize
+from cnnlab.data.transforms import BatchTransform, image_size_pair, resolve_resize
 from cnnlab.errors import ConfigError
 
 __all__ = ["DataBundle", "make_loaders", "split_indices"]
@@ -48,8 +48,8 @@ class DataBundle:
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(train, val) indices of a seeded permutation of ``range(n)``; val is its first part."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    require_range("val_fraction", val_fraction, 0.0, 1.0, "make_loaders", high_open=True)
+    seed = require_seed("seed", seed, "make_loaders")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     n_val = int(round(val_fraction * n))
     return order[n_val:], order[:n_val]
@@ -59,6 +59,37 @@ def _limit(indices: torch.Tensor, limit: int | None, what: str) -> torch.Tensor:
     if limit is None:
         return indices
     return indices[: require_positive(what, limit, "make_loaders")]
+
+
+# One batch of input images may take at most this share of the machine's memory: the network's
+# activations are many times larger still, so a batch beyond it cannot train here.
+MAX_BATCH_MEMORY_SHARE = 0.1
+
+
+def _physical_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return None
+
+
+def _batch_fitting_memory(in_chans: int, image_size: tuple[int, int]) -> int:
+    """The largest batch of float32 images within :data:`MAX_BATCH_MEMORY_SHARE` of the memory."""
+    memory = _physical_memory_bytes()
+    if memory is None:
+        return 2**31
+    return int(MAX_BATCH_MEMORY_SHARE * memory) // (4 * in_chans * image_size[0] * image_size[1])
+
+
+def _check_batch_memory(batch_size: int, in_chans: int, image_size: tuple[int, int]) -> None:
+    batch_bytes = 4 * batch_size * in_chans * image_size[0] * image_size[1]  # float32
+    memory = _physical_memory_bytes()
+    if memory is not None and batch_size > _batch_fitting_memory(in_chans, image_size):
+        raise ConfigError(
+            f"make_loaders: a batch of {batch_size} images of {in_chans}x{image_size[0]}x{image_size[1]} takes "
+            f"{batch_bytes / 2**30:.1f} GiB as float32, more than {MAX_BATCH_MEMORY_SHARE:.0%} of this machine's "
+            f"{memory / 2**30:.1f} GiB; lower the batch size or the image size"
+        )
 
 
 def make_loaders(
@@ -85,8 +116,10 @@ def make_loaders(
     Normalisation uses the train split's per-channel mean and std.
     """
     batch_size = require_positive("batch_size", batch_size, "make_loaders")
-    eval_batch_size = require_positive("eval_batch_size", eval_batch_size or max(batch_size, 256), "make_loaders")
-    folder_size = None if image_size is None else pair("image_size", image_size, "make_loaders")
+    if eval_batch_size is not None:
+        require_positive("eval_batch_size", eval_batch_size, "make_loaders")
+    require_seed("seed", seed, "make_loaders")
+    folder_size = None if image_size is None else image_size_pair(image_size, "make_loaders")
     train_full: ImageTensors = get_dataset(name, root, "train", download, folder_size)
     test_set: ImageTensors = get_dataset(name, root, "test", download, folder_size)
     train_idx, val_idx = split_indices(len(train_full), val_fraction, seed)
@@ -99,8 +132,11 @@ def make_loaders(
         raise ConfigError(f"no training samples left (val_fraction={val_fraction}, limit_train={limit_train})")
 
     source_size = train_full.image_size
-    target_size = source_size if image_size is None else pair("image_size", image_size, "make_loaders")
+    target_size = source_size if image_size is None else folder_size
     chans = train_full.in_chans if in_chans is None else require_positive("in_chans", in_chans, "make_loaders")
+    _check_batch_memory(max(batch_size, eval_batch_size or 0), chans, target_size)
+    if eval_batch_size is None:  # evaluation needs no gradients: larger batches, as far as memory allows
+        eval_batch_size = max(batch_size, min(256, _batch_fitting_memory(chans, target_size)))
     transform = BatchTransform(
         mean=train_full.mean,
         std=train_full.std,

@@ -1,23 +1,50 @@
-"""Dataset names cnnlab knows, and ``get_dataset`` that reads one split of any of them."""
+"""Dataset names cnnlab knows, the facts of each (classes, channels, native size), and ``get_dataset``
+that reads one split of any of them.
+
+The catalog is the one place these facts live: a command that only needs the shape of a dataset
+(``cnnlab compare --no-train``) asks :func:`dataset_facts` and reads no image.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.data.images import ImageTensors
+from cnnlab.data.transforms import image_size_pair
 from cnnlab.errors import ConfigError
 
-__all__ = ["get_dataset", "list_datasets", "canonical_name"]
+__all__ = ["DATASETS", "DatasetFacts", "canonical_name", "dataset_facts", "get_dataset", "list_datasets"]
 
-# canonical name -> (description, aliases)
-DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "fashion-mnist": ("Fashion-MNIST, 60k/10k 28x28 grey, 10 classes (idx files)",
-                      ("fashion_mnist", "fashionmnist", "fmnist")),
-    "digits": ("scikit-learn load_digits, 1,797 8x8 grey, 10 classes", ("sklearn-digits",)),
-    "cifar10": ("CIFAR-10, 50k/10k 32x32 RGB, 10 classes (python pickles)", ("cifar-10",)),
-    "cifar100": ("CIFAR-100, 50k/10k 32x32 RGB, 100 classes (python pickles)", ("cifar-100",)),
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What a model needs to know about a dataset: ``num_classes``, ``in_chans`` and the native
+    ``image_size`` (H, W) of its images (None for an image folder whose images differ in size)."""
+
+    name: str
+    num_classes: int
+    in_chans: int
+    image_size: tuple[int, int] | None
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+# The built-in sets, as their loaders read them (tests/data check each fact against the loaded split).
+DATASETS: dict[str, DatasetFacts] = {
+    facts.name: facts
+    for facts in (
+        DatasetFacts("fashion-mnist", 10, 1, (28, 28), "Fashion-MNIST, 60k/10k 28x28 grey, 10 classes (idx files)",
+                     ("fashion_mnist", "fashionmnist", "fmnist")),
+        DatasetFacts("digits", 10, 1, (8, 8), "scikit-learn load_digits, 1,797 8x8 grey, 10 classes",
+                     ("sklearn-digits",)),
+        DatasetFacts("cifar10", 10, 3, (32, 32), "CIFAR-10, 50k/10k 32x32 RGB, 10 classes (python pickles)",
+                     ("cifar-10",)),
+        DatasetFacts("cifar100", 100, 3, (32, 32), "CIFAR-100, 50k/10k 32x32 RGB, 100 classes (python pickles)",
+                     ("cifar-100",)),
+    )
 }  # fmt: skip
 SPLITS = ("train", "test")
 
@@ -30,10 +57,31 @@ def list_datasets() -> list[str]:
 def canonical_name(name: str) -> str | None:
     """The built-in name ``name`` refers to, or None when it is not one (maybe a folder)."""
     key = str(name).strip().lower()
-    for canonical, (_, aliases) in DATASETS.items():
-        if key == canonical or key in aliases:
+    for canonical, facts in DATASETS.items():
+        if key == canonical or key in facts.aliases:
             return canonical
     return None
+
+
+def _unknown(name: object) -> ConfigError:
+    return ConfigError(
+        f"unknown dataset {str(name)!r}: use one of {list_datasets()} or the path of an "
+        "ImageFolder tree (<root>/<class>/<image>)"
+    )
+
+
+def dataset_facts(name: str | os.PathLike) -> DatasetFacts:
+    """The facts of a built-in dataset (from the table, no file read) or of an ImageFolder tree (its
+    class folders and the size of its first image; images are read as RGB)."""
+    canonical = canonical_name(str(name))
+    if canonical is not None:
+        return DATASETS[canonical]
+    if not Path(name).expanduser().is_dir():
+        raise _unknown(name)
+    from cnnlab.data.image_folder import folder_facts
+
+    classes, image_size = folder_facts(name)
+    return DatasetFacts(Path(name).expanduser().name, len(classes), 3, image_size, f"image folder {name}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -74,12 +122,9 @@ def get_dataset(
         raise ConfigError(f"split must be one of {list(SPLITS)}, got {split!r}")
     canonical = canonical_name(str(name))
     if canonical is None and not Path(name).expanduser().is_dir():
-        raise ConfigError(
-            f"unknown dataset {str(name)!r}: use one of {list_datasets()} or the path of an "
-            "ImageFolder tree (<root>/<class>/<image>)"
-        )
+        raise _unknown(name)
     key = canonical or str(Path(name).expanduser().resolve())
-    size = tuple(image_size) if isinstance(image_size, (list, tuple)) else image_size
+    size = None if image_size is None else image_size_pair(image_size, "get_dataset")
     if canonical is not None:  # built-in sets are stored at their native size (resized per batch)
         size = None
     return _load(key, None if root is None else str(root), split, bool(download), size)

@@ -12,13 +12,28 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from cnnlab.arith.checks import pair
 from cnnlab.errors import ConfigError
 
-__all__ = ["BatchTransform", "resolve_resize"]
+__all__ = ["BatchTransform", "MAX_IMAGE_SIDE", "image_size_pair", "resolve_resize"]
+
+# Largest image side the loaders produce: 4096 px is 18x ImageNet's 224 and 4x the 1024 px of the
+# largest benchmark inputs (benchmarks/analysis.py); one such image is 64 MiB per channel in float32.
+MAX_IMAGE_SIDE = 4096
 
 # Pad (keep the pixels) when the image already covers at least this fraction of the target side,
 # e.g. Fashion-MNIST 28 -> 32 is padded by 2 on each side; digits 8 -> 32 is interpolated.
 _PAD_MIN_FRACTION = 0.75
+
+
+def image_size_pair(value: object, where: str = "image_size") -> tuple[int, int]:
+    """``value`` (an int or (H, W)) as an (H, W) pair of sides in ``[1, MAX_IMAGE_SIDE]``."""
+    height, width = pair("image_size", value, where)
+    for side in (height, width):
+        if not 1 <= side <= MAX_IMAGE_SIDE:
+            raise ConfigError(f"{where}: image_size must be between 1 and {MAX_IMAGE_SIDE} pixels per side, "
+                              f"got {value!r}")
+    return height, width
 
 
 def resolve_resize(source: tuple[int, int], target: tuple[int, int] | None, mode: str) -> str:
