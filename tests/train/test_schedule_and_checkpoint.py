@@ -47,8 +47,7 @@ def test_interrupted_save_leaves_the_old_checkpoint_and_no_temp_file(tmp_path, m
     save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
 
     def broken_save(obj, target):
-        with open(target, "wb") as handle:  # torch.save takes a path or a file
-            handle.write(b"partial bytes")
+        target.write(b"partial bytes")  # save_checkpoint hands torch.save an open file
         raise KeyboardInterrupt  # the user hits Ctrl-C in the middle of the write
 
     monkeypatch.setattr(checkpoint_module.torch, "save", broken_save)

@@ -26,20 +26,25 @@ def _is_main_process() -> bool:
 
 
 def run_training(model_name: str, data: str, out: Path | None, resume: bool, data_args: dict, config_args: dict,
-                 progress: bool = True):  # fmt: skip
-    """Build the loaders, the model and the config, then :func:`cnnlab.train.fit`; returns (result, folder)."""
+                 progress: bool = True, overwrite: bool = False):  # fmt: skip
+    """Build the loaders, the model and the config, then :func:`cnnlab.train.fit`; returns (result, folder).
+
+    The run folder is checked (a file in the way, a read-only file system) before any data is read.
+    """
     import torch
 
     import cnnlab
     from cnnlab.data import make_loaders
     from cnnlab.train import TrainConfig, fit
+    from cnnlab.train.run_files import check_folder
 
     config = TrainConfig(**config_args)
+    folder = out if out is not None else Path("runs") / f"{model_name}-{Path(str(data)).name}"
+    check_folder(folder, "--out")
     bundle = make_loaders(data, config.batch_size, seed=config.seed, **data_args)
     torch.manual_seed(config.seed)
     model = cnnlab.create_model(model_name, num_classes=bundle.num_classes, in_chans=bundle.in_chans)
-    folder = out if out is not None else Path("runs") / f"{model_name}-{Path(str(data)).name}"
-    result = fit(model, bundle, config, out_dir=folder, resume=resume, progress=progress)
+    result = fit(model, bundle, config, out_dir=folder, resume=resume, overwrite=overwrite, progress=progress)
     return result, folder
 
 
@@ -57,35 +62,46 @@ def train_command(
     label_smoothing: float = typer.Option(0.0, "--label-smoothing"),
     precise_bn_batches: int = typer.Option(0, "--precise-bn-batches", help="After each epoch, recompute BatchNorm statistics over this many training batches (0: off)."),
     amp: str = typer.Option("auto", "--amp", help="auto (fp16 on CUDA, off on CPU) | off | fp16 | bf16."),
-    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Default: on for CUDA; on CPU, the layout measured faster for this model."),
+    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="Memory layout. Default: channels_last for a convolutional network (CUDA and CPU alike: see cnnlab.train.layout)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default runs/MODEL-DATA)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint.pt."),
+    resume: bool = typer.Option(False, "--resume", help="Insist on continuing OUT's run (an error when it has no checkpoint). Without it, a run of the same configuration in OUT is continued anyway."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete the run in OUT (checkpoint, metrics, result) and train from scratch."),
     image_size: int | None = typer.Option(None, "--image-size", help="Pad or resize images to this size, e.g. 32."),
     in_chans: int | None = typer.Option(None, "--in-chans", help="Repeat grey images to this many channels, e.g. 3."),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the train split held out for validation."),
     seed: int = typer.Option(0, "--seed"),
     limit_train: int | None = typer.Option(None, "--limit-train", help="Train on a seeded subset of this many images."),
+    limit_val: int | None = typer.Option(None, "--limit-val", help="Validate each epoch on a seeded subset of this many images."),
     limit_test: int | None = typer.Option(None, "--limit-test", help="Test on a seeded subset of this many images."),
     download: bool = typer.Option(False, "--download", help="Fetch a missing built-in dataset (needs internet)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Train MODEL on a dataset; metrics.jsonl, checkpoint.pt and result.json go to the run folder."""
+    """Train MODEL on a dataset; metrics.jsonl, checkpoint.pt and result.json go to the run folder.
+
+    Re-running into a folder that holds the same run continues it (a finished one trains nothing); a run
+    of another configuration there is refused, naming the differences (--overwrite replaces it).
+    """
     data_args = dict(val_fraction=val_fraction, image_size=image_size, in_chans=in_chans, root=data_root,
-                     limit_train=limit_train, limit_test=limit_test, download=download)  # fmt: skip
+                     limit_train=limit_train, limit_val=limit_val, limit_test=limit_test, download=download)  # fmt: skip
     config_args = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
                        weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
                        precise_bn_batches=precise_bn_batches,
                        amp=amp, channels_last=channels_last, device=device, seed=seed)  # fmt: skip
     try:
-        result, folder = run_training(model, data, out, resume, data_args, config_args, progress)
+        result, folder = run_training(model, data, out, resume, data_args, config_args, progress, overwrite)
     except ConfigError as exc:
         exit_on_config_error(exc)
     if _is_main_process():
         best = "n/a" if result.best_val_acc is None else f"{result.best_val_acc:.4f}"
         test = "n/a" if result.test_acc is None else f"{result.test_acc:.4f}"
+        how = ""
+        if result.already_finished:
+            how = f"already trained ({result.epochs} epochs), nothing retrained; "
+        elif result.resumed_epochs:
+            how = f"resumed after epoch {result.resumed_epochs}; "
         Console().print(
-            f"{escape(model)} on {escape(data)}: test acc {test}, best val acc {best}, "
+            f"{escape(model)} on {escape(data)}: {how}test acc {test}, best val acc {best}, "
             f"{result.images_per_second:,.0f} img/s ({result.world_size} process(es), {result.device})\n"
             f"run folder: {escape(str(folder))}"
         )

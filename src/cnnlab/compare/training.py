@@ -17,7 +17,9 @@ from pathlib import Path
 from torch import nn
 
 from cnnlab.atomic import atomic_write_text
+from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import ConfigError
+from cnnlab.train.run_files import prepare_folder, writing
 
 __all__ = ["TrainBudget", "TrainOutcome", "train_or_resume", "load_finished"]
 
@@ -40,6 +42,8 @@ class TrainBudget:
     lr: float | None = None  # None: the trainer's default
     seed: int = 0
     precise_bn_batches: int = 0  # BatchNorm statistics recomputed with the final weights (0: off)
+    limit_val: int | None = None  # validation images (None: limit_eval)
+    channels_last: bool | None = None  # None: the trainer's rule (cnnlab.train.layout)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -68,15 +72,17 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _check_budget(run_dir: Path, budget: TrainBudget) -> bool:
-    """True if the folder already holds a run of this budget; ConfigError if of another one."""
+    """True if the folder already holds a run of this budget; ConfigError if of another one. A key an
+    older budget file lacks counts as None (the default of every field added since)."""
     saved = _read_json(run_dir / BUDGET_FILE)
     if saved is None:
         return False
-    if saved != budget.to_json():
-        changed = sorted(k for k in set(saved) | set(budget.to_json()) if saved.get(k) != budget.to_json().get(k))
+    asked = budget.to_json()
+    changed = sorted(k for k in set(saved) | set(asked) if saved.get(k) != asked.get(k))
+    if changed:
         raise ConfigError(
             f"{run_dir} holds a run with a different training budget ({', '.join(changed)} differ: "
-            f"saved {[saved.get(k) for k in changed]}, asked {[budget.to_json().get(k) for k in changed]}); "
+            f"saved {[saved.get(k) for k in changed]}, asked {[asked.get(k) for k in changed]}); "
             "choose another --out, or delete that folder to retrain"
         )
     return True
@@ -101,7 +107,7 @@ def _train_config(budget: TrainBudget):
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     wanted = {"epochs": budget.epochs, "batch_size": budget.batch_size, "seed": budget.seed,
-              "precise_bn_batches": budget.precise_bn_batches}
+              "precise_bn_batches": budget.precise_bn_batches, "channels_last": budget.channels_last}
     if budget.optimizer is not None:
         wanted["optimizer"] = budget.optimizer
     if budget.lr is not None:
@@ -109,12 +115,8 @@ def _train_config(budget: TrainBudget):
     return TrainConfig(**{k: v for k, v in wanted.items() if k in names})
 
 
-def _has_checkpoint(run_dir: Path) -> bool:
-    return any(p.suffix in (".pt", ".pth") for p in run_dir.rglob("*") if p.is_file())
-
-
 def train_or_resume(
-    model: nn.Module, bundle: object, budget: TrainBudget, run_dir: Path, progress: bool = True
+    model: nn.Module, bundle: DataBundle, budget: TrainBudget, run_dir: Path, progress: bool = True
 ) -> TrainOutcome:
     """Train ``model`` under ``budget`` in ``run_dir`` (resuming a started run) and record the result."""
     from cnnlab.train import fit
@@ -122,17 +124,19 @@ def train_or_resume(
     finished = load_finished(run_dir, budget)
     if finished is not None:
         return finished
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / BUDGET_FILE, json.dumps(budget.to_json(), indent=1) + "\n")
-    resumed = _has_checkpoint(run_dir)
-    result = fit(model, bundle, _train_config(budget), out_dir=run_dir, resume=True, progress=progress)
+    prepare_folder(run_dir, "run folder")
+    with writing(run_dir / BUDGET_FILE):
+        atomic_write_text(run_dir / BUDGET_FILE, json.dumps(budget.to_json(), indent=1) + "\n")
+    # the trainer continues a run of the same configuration in run_dir from its checkpoint
+    result = fit(model, bundle, _train_config(budget), out_dir=run_dir, progress=progress)
     outcome = TrainOutcome(
         epochs=budget.epochs,
-        train_images=len(bundle.train.dataset),  # type: ignore[attr-defined]
-        val_top1=_percent(getattr(result, "best_val_acc", None)),
-        test_top1=_percent(getattr(result, "test_acc", None)),
-        images_per_second=getattr(result, "images_per_second", None),
-        resumed=resumed,
+        train_images=len(bundle.train.dataset),
+        val_top1=_percent(result.best_val_acc),
+        test_top1=_percent(result.test_acc),
+        images_per_second=result.images_per_second,
+        resumed=result.resumed_epochs > 0,
     )
-    atomic_write_text(run_dir / RESULT_FILE, json.dumps(asdict(outcome), indent=1) + "\n")
+    with writing(run_dir / RESULT_FILE):
+        atomic_write_text(run_dir / RESULT_FILE, json.dumps(asdict(outcome), indent=1) + "\n")
     return outcome

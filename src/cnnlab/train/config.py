@@ -6,7 +6,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from cnnlab.arith.checks import require_choice, require_non_negative, require_positive
+from cnnlab.arith.checks import (
+    require_choice,
+    require_non_negative,
+    require_positive,
+    require_range,
+    require_seed,
+)
 from cnnlab.errors import ConfigError
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "SCHEDULES", "AMP_MODES", "RESUME_FREE_FIELDS"]
@@ -58,26 +64,24 @@ class TrainConfig:
             self.amp = "auto" if self.amp else "off"
         require_positive("epochs", self.epochs, where)
         require_positive("batch_size", self.batch_size, where)
-        require_non_negative("seed", self.seed, where)
+        require_seed("seed", self.seed, where)
         require_non_negative("precise_bn_batches", self.precise_bn_batches, where)
         require_choice("optimizer", self.optimizer, OPTIMIZERS, where)
         require_choice("schedule", self.schedule, SCHEDULES, where)
         require_choice("amp", self.amp, AMP_MODES, where)
-        for name, low, high in (
-            ("lr", 0.0, None),
-            ("momentum", 0.0, 1.0),
-            ("weight_decay", 0.0, None),
-            ("warmup_epochs", 0.0, float(self.epochs)),
-            ("min_lr", 0.0, None),
-            ("label_smoothing", 0.0, 1.0),
-        ):
-            _require_range(name, getattr(self, name), low, high, where)
-        if self.lr <= 0:
-            raise ConfigError(f"{where}: lr must be > 0, got {self.lr!r}")
-        if self.min_lr > self.lr:
-            raise ConfigError(f"{where}: min_lr={self.min_lr} exceeds lr={self.lr}")
+        require_choice("nesterov", self.nesterov, (False, True), where)
+        require_choice("channels_last", self.channels_last, (None, False, True), where)
+        if not isinstance(self.device, str):
+            raise ConfigError(f"{where}: device must be a string such as 'cpu' or 'cuda:0', got {self.device!r}")
+        # every float is finite (NaN or inf would train and write NaN metrics) and in its range
+        require_range("lr", self.lr, 0.0, None, where, low_open=True)
+        require_range("momentum", self.momentum, 0.0, 1.0, where)
+        require_range("weight_decay", self.weight_decay, 0.0, None, where)
+        require_range("warmup_epochs", self.warmup_epochs, 0.0, float(self.epochs), where)
+        require_range("min_lr", self.min_lr, 0.0, self.lr, where)
+        require_range("label_smoothing", self.label_smoothing, 0.0, 1.0, where)
         if self.grad_clip_norm is not None:
-            _require_range("grad_clip_norm", self.grad_clip_norm, 0.0, None, where)
+            require_range("grad_clip_norm", self.grad_clip_norm, 0.0, None, where, low_open=True)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,10 +105,3 @@ class TrainConfig:
             if k not in ignore and mine.get(k) != theirs.get(k)
         }
 
-
-def _require_range(name: str, value: object, low: float, high: float | None, where: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: {name} must be a number, got {value!r}")
-    if value < low or (high is not None and value > high):
-        upper = "" if high is None else f", {high}]"
-        raise ConfigError(f"{where}: {name} must be in [{low}{upper or ', ∞)'}, got {value!r}")

@@ -16,8 +16,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import ConfigError
-from cnnlab.train.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from cnnlab.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    capture_rng_state,
+    restore_rng_state,
+    save_checkpoint,
+    state_dict_mismatch,
+)
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.device import Runtime, resolve_runtime
 from cnnlab.train.distributed import DistContext, broadcast_buffers, init_distributed
@@ -28,37 +35,26 @@ from cnnlab.train.optim import build_optimizer, build_scheduler
 from cnnlab.train.precise_bn import recompute_batchnorm_stats
 from cnnlab.train.progress import EpochProgress
 from cnnlab.train.result import TrainResult
-from cnnlab.train.run_files import RunFiles
+from cnnlab.train.run_files import RunFiles, prepare_folder, require_free_space
+from cnnlab.train.run_folder import checkpoint_bytes, open_run, run_identity
 
 __all__ = ["fit", "EpochCallback"]
 
-CHECKPOINT_FORMAT = 1
 # called on every process after each epoch's checkpoint is written; returning True stops the run
 EpochCallback = Callable[[int, dict[str, Any]], Any]
 
 
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed)  # TrainConfig keeps seeds in numpy's [0, 2**32 - 1]
     random.seed(seed)
 
 
-def _check_resumable(state: dict[str, Any], config: TrainConfig, ctx: DistContext, path: Path) -> None:
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"{path} is not a cnnlab training checkpoint (format {state.get('format')!r})")
-    diff = config.differences(state["config"])
-    if state.get("world_size", 1) != ctx.world_size:
-        diff["world_size (processes)"] = (ctx.world_size, state.get("world_size", 1))
-    if diff:
-        listed = ", ".join(f"{k}: now {now!r}, checkpoint {then!r}" for k, (now, then) in diff.items())
-        raise ConfigError(f"cannot resume from {path}: the config differs in {listed}")
-
-
 def _restore(state, model, optimizer, scheduler, scaler, path: Path) -> None:
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise ConfigError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
+    mismatch = state_dict_mismatch(model, state["model"])
+    if mismatch:
+        raise ConfigError(f"checkpoint {path} does not fit this model: {mismatch}")
+    model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if scaler.is_enabled() and state.get("scaler"):
@@ -82,17 +78,16 @@ def _place(model: nn.Module, bundle, config: TrainConfig, runtime: Runtime, ctx:
 
 
 def _choose_layout(model, train_loader, config, runtime: Runtime, ctx: DistContext, state) -> tuple[Runtime, str]:
-    """``channels_last=None`` on CPU: the layout measured faster (see ``cnnlab.train.layout``), or the one a
-    resumed checkpoint recorded. Runs of several processes keep NCHW (each would measure on its own)."""
+    """``channels_last=None`` on CPU: the layout of ``cnnlab.train.layout``'s rule, or the one a resumed
+    checkpoint recorded. Runs of several processes keep NCHW (gloo's gradient buckets are contiguous)."""
     if config.channels_last is not None or runtime.device.type != "cpu" or ctx.enabled:
         return runtime, ""
     if state is not None and "channels_last" in state:
         chosen, note = bool(state["channels_last"]), "layout from the checkpoint"
     else:
-        with torch.random.fork_rng():  # the batch's augmentation must not shift the run's random stream
-            images = runtime.prepare(next(iter(train_loader))[0])
-        with runtime.autocast():  # measured in the precision the run trains in
-            choice = choose_channels_last(model, images)
+        with torch.random.fork_rng():  # building a batch must not shift the run's random stream
+            images = next(iter(train_loader))[0]
+        choice = choose_channels_last(model, images)
         chosen, note = choice.channels_last, choice.reason
     if chosen:
         model.to(memory_format=torch.channels_last)
@@ -108,42 +103,48 @@ def _wrap_ddp(model: nn.Module, runtime: Runtime, ctx: DistContext) -> nn.Module
 
 def fit(
     model: nn.Module,
-    bundle,
+    bundle: DataBundle,
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train ``model`` (in place) on ``bundle.train``; validate each epoch, test once at the end.
 
     With ``out_dir``: writes ``config.json``, one line per epoch to ``metrics.jsonl``, an atomic
-    ``checkpoint.pt`` after every epoch and ``result.json`` at the end. ``resume=True`` continues
-    from ``out_dir/checkpoint.pt`` (a fresh start when there is none) and gives the same metrics as
-    an uninterrupted run; a checkpoint made with another config is refused with a ConfigError.
+    ``checkpoint.pt`` after every epoch and ``result.json`` at the end. A folder that already holds a
+    run of the same configuration (TrainConfig, model, data, processes) is continued from its
+    checkpoint, with the same metrics as an uninterrupted run; a finished one trains nothing. A run of
+    another configuration is refused with a ConfigError naming the differences (see
+    ``cnnlab.train.run_folder``). ``overwrite=True`` deletes the folder's run and starts afresh;
+    ``resume=True`` refuses to start afresh (a ConfigError when there is no checkpoint).
     ``on_epoch_end(epoch, record)`` runs after each checkpoint; returning True stops early.
     A bundle whose ``test`` is None skips the test evaluation (``test_acc`` is then None).
     """
     config = config if config is not None else TrainConfig()
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"fit: config must be a TrainConfig, got {type(config).__name__}")
-    if resume and out_dir is None:
-        raise ConfigError("fit: resume=True needs out_dir (the run folder holding checkpoint.pt)")
+    if resume and overwrite:
+        raise ConfigError("fit: resume=True (--resume) and overwrite=True (--overwrite) exclude each other")
+    if (resume or overwrite) and out_dir is None:
+        raise ConfigError("fit: resume=True and overwrite=True need out_dir (the run folder)")
     ctx = init_distributed(want_cuda=config.device != "cpu")
     try:
-        return _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx)
+        return _fit(model, bundle, config, out_dir, (resume, overwrite), progress, on_epoch_end, ctx)
     finally:
         ctx.close()
 
 
-def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) -> TrainResult:
+def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> TrainResult:
     runtime = resolve_runtime(config.device, config.amp, config.channels_last, ctx.local_rank)
     files = RunFiles(out_dir) if out_dir is not None else None
     writes = files is not None and ctx.is_main
+    identity = run_identity(model, bundle)
     state = None
-    if resume and files.checkpoint.is_file():
-        state = load_checkpoint(files.checkpoint)
-        _check_resumable(state, config, ctx, files.checkpoint)
+    if files is not None:
+        state = open_run(files, config, identity, ctx.world_size, *mode, removes=ctx.is_main)
     train_loader, eval_loaders = _place(model, bundle, config, runtime, ctx)
     if len(train_loader) == 0:
         raise ConfigError(f"fit: batch_size={config.batch_size} leaves no full training batch")
@@ -158,16 +159,22 @@ def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) ->
         history = list(state["history"])
     else:
         _seed_everything(config.seed)
+    resumed_epochs = len(history)
+    finished = state is not None and state["epoch"] >= config.epochs
     net = _wrap_ddp(model, runtime, ctx)
-    if writes:
-        files.root.mkdir(parents=True, exist_ok=True)
+    if writes and not finished:
+        prepare_folder(files.root, "run folder")
         files.write_json(files.config, {"config": config.to_dict(), "model": type(model).__name__,
-                                        "data": bundle.name, "world_size": ctx.world_size})  # fmt: skip
+                                        "data": bundle.name, "world_size": ctx.world_size,
+                                        "identity": identity})  # fmt: skip
         files.reset_metrics(history)
+        require_free_space(files.root, checkpoint_bytes(model, config), "a checkpoint of this model")
 
     started = time.perf_counter()
     with EpochProgress(progress and ctx.is_main, config.epochs) as bar:
-        if state is not None:
+        if finished:
+            bar.note(f"{files.root} holds this run, finished after epoch {state['epoch']}: nothing to train")
+        elif state is not None:
             bar.note(f"resuming {files.checkpoint} after epoch {state['epoch']}")
         if layout_note:
             bar.note(layout_note)
@@ -180,7 +187,7 @@ def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) ->
             bar.end_epoch(_summary(record))
             if writes:
                 save_checkpoint(files.checkpoint, _checkpoint_state(epoch, model, optimizer, scheduler, scaler,
-                                                                    config, runtime, ctx, history))  # fmt: skip
+                                                                    config, runtime, ctx, history, identity))  # fmt: skip
                 files.append_metrics(record)
             if on_epoch_end is not None and on_epoch_end(epoch, dict(record)) is True:
                 break
@@ -189,7 +196,8 @@ def _fit(model, bundle, config, out_dir, resume, progress, on_epoch_end, ctx) ->
             broadcast_buffers(model, ctx)
             test = evaluate_metrics(model, eval_loaders["test"], runtime, ctx)
     result = _result(history, test, config, runtime, ctx, files, time.perf_counter() - started)
-    if writes:
+    result.resumed_epochs = resumed_epochs
+    if writes and not (finished and files.result.is_file()):
         files.write_json(files.result, result.to_dict())
     return result
 
@@ -212,11 +220,13 @@ def _run_epoch(epoch, net, model, train_loader, val_loader, steps, runtime, conf
     return record
 
 
-def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, runtime, ctx, history) -> dict[str, Any]:
+def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, runtime, ctx, history, identity
+                      ) -> dict[str, Any]:  # fmt: skip
     return {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model_name": getattr(model, "model_name", None),  # the registered name, when built by create_model
+        "identity": identity,  # model and data of the run (cnnlab.train.run_folder)
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),

@@ -16,7 +16,7 @@ class TrainResult:
     ``epoch_seconds``). The test split is evaluated once, after the last
     epoch. ``images_per_second``: median training throughput over the
     epochs, all processes together. Accuracies are fractions in [0, 1]; ``best_val_acc`` is None
-    without a validation split.
+    without a validation split. ``channels_last``: the memory layout the run used.
     """
 
     history: list[dict[str, Any]]
@@ -30,9 +30,15 @@ class TrainResult:
     config: dict[str, Any]
     device: str
     world_size: int = 1
-    channels_last: bool | None = None  # the memory layout the run used (measured on CPU when not set)
+    channels_last: bool | None = None
     out_dir: str | None = None
     checkpoint_path: str | None = None
+    resumed_epochs: int = 0  # epochs read back from the run folder's checkpoint (0: trained from scratch)
+
+    @property
+    def already_finished(self) -> bool:
+        """True when the run folder held this run finished: nothing was trained by this call."""
+        return self.resumed_epochs > 0 and self.resumed_epochs == self.epochs
 
     @property
     def final_val_acc(self) -> float | None:
