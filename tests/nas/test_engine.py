@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import optuna
 import pytest
-import torch
 from optuna.trial import TrialState
 
 from cnnlab.errors import ConfigError
-from cnnlab.nas.engine import make_storage
 from cnnlab.nas.report import best_so_far, search_report
 from cnnlab.nas.search import search
+from cnnlab.nas.state import load_state
+from cnnlab.nas.storage import make_storage
 
 
 def _trials(out, study):
@@ -29,7 +29,7 @@ def test_search_resumes_and_counts_trials_once(tmp_path):
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 12
     again = search(trials=12, **common)  # nothing left to do
     assert again.completed == 12 and len(_trials(tmp_path, "s")) == 12
-    state = torch.load(next(tmp_path.glob("state-s-*.pt")), weights_only=False)
+    state = load_state(next(tmp_path.glob("state-s-*.pt")))
     assert state["observed"] == list(range(12)) and state["pending"] is None
     assert len(state["strategy"]["population"]) == 4  # population_size for a 12-trial budget
 

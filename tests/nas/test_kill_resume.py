@@ -12,10 +12,10 @@ import time
 
 import optuna
 import pytest
-import torch
 from optuna.trial import TrialState
 
-from cnnlab.nas.engine import make_storage
+from cnnlab.nas.state import load_state
+from cnnlab.nas.storage import make_storage
 
 TRIALS = 8
 
@@ -80,7 +80,7 @@ def test_sigkill_then_same_command_resumes(tmp_path, strategy):
         assert killed.user_attrs.get("interrupted"), killed.user_attrs
         assert any(c.user_attrs["tokens"] == killed.user_attrs["tokens"] and c.number > killed.number for c in complete)
 
-    state = torch.load(next(tmp_path.glob("state-killed-*.pt")), weights_only=False)
+    state = load_state(next(tmp_path.glob("state-killed-*.pt")))
     assert state["observed"] == sorted(t.number for t in complete) and state["pending"] is None
     if strategy == "evolution":  # the population is the last P completed trials, oldest first
         size = len(state["strategy"]["population"])

@@ -6,49 +6,55 @@ import json
 
 import typer
 
-from cnnlab.cli.config_errors import exit_on_config_error
-from cnnlab.errors import ConfigError
+from cnnlab.cli.config_errors import reports_config_errors
 
 
+@reports_config_errors
 def search_cmd(
     space: str = typer.Option("nasnet", help="nasnet | randwire | micro"),
     strategy: str = typer.Option("random", help="random | reinforce | evolution"),
     trials: int = typer.Option(20, help="completed trials the study should hold"),
-    data: str = typer.Option("digits", help="digits | fashion-mnist (toy: a test objective)"),
+    data: str = typer.Option("digits", help="digits | fashion-mnist | cifar10 | cifar100 (toy: a test objective)"),
     epochs_per_trial: int = typer.Option(1, help="training epochs per child"),
     storage: str | None = typer.Option(None, help="Optuna storage URL (default: journal file in --out)"),
     study: str | None = typer.Option(None, help="study name (default: SPACE-STRATEGY-DATA)"),
     out: str = typer.Option("runs/search", help="run folder: journal, strategy state, best.json"),
     seed: int = typer.Option(0, help="seed of the strategy and of the children's training"),
-    worker: str = typer.Option("0", help="worker name; give each worker sharing one --out its own"),
-    blocks: int = typer.Option(3, help="nasnet space: blocks per cell"),
-    nodes: int = typer.Option(8, help="randwire space: nodes per stage"),
+    worker: str = typer.Option("0", help="worker name, one per running worker of a study"),
+    blocks: int = typer.Option(3, help="nasnet space: blocks per cell (1..16)"),
+    nodes: int = typer.Option(8, help="randwire space: nodes per stage (2..128)"),
     channels: int = typer.Option(8, "--C", help="child width: channels of the first stage"),
     cells: int = typer.Option(1, "--N", help="nasnet child: normal cells per stage"),
     batch_size: int = typer.Option(64, help="child training batch size"),
     limit_train: int | None = typer.Option(None, help="cap on training images per child"),
+    channels_last: bool | None = typer.Option(
+        None, "--channels-last/--no-channels-last",
+        help="children's memory layout (default: the trainer's choice); pin it for the same numbers on every run"),
+    max_failures: int = typer.Option(5, help="stop after this many children failed in a row"),
+    heartbeat_s: int = typer.Option(10, help="seconds between a worker's heartbeats; a trial 5 beats late "
+                                             "belongs to a dead worker and is run again"),
     toy_seconds: float = typer.Option(0.0, hidden=True, help="toy objective: seconds per trial"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
-    """Search a space with a strategy; killed and started again with the same command, it resumes."""
+    """Search a space with a strategy; killed and started again with the same command, it resumes.
+    Writes the best genotype to OUT/best.json."""
     from cnnlab.nas.evaluate import ChildBudget
     from cnnlab.nas.search import search
 
-    try:
-        budget = ChildBudget(epochs=epochs_per_trial, batch_size=batch_size, limit_train=limit_train,
-                             C=channels, N=cells, seed=seed)
-        result = search(space=space, strategy=strategy, trials=trials, data=data,
-                        epochs_per_trial=epochs_per_trial, storage=storage, study=study, out=out, seed=seed,
-                        worker=worker, blocks=blocks, nodes=nodes, budget=budget, toy_seconds=toy_seconds,
-                        progress=progress)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
-        return
+    budget = ChildBudget(epochs=epochs_per_trial, batch_size=batch_size, limit_train=limit_train,
+                         C=channels, N=cells, seed=seed, channels_last=channels_last)
+    result = search(space=space, strategy=strategy, trials=trials, data=data,
+                    epochs_per_trial=epochs_per_trial, storage=storage, study=study, out=out, seed=seed,
+                    worker=worker, blocks=blocks, nodes=nodes, budget=budget, toy_seconds=toy_seconds,
+                    progress=progress, max_failures=max_failures, heartbeat_s=heartbeat_s)
     typer.echo(f"study {result.study_name}: {result.completed} completed trials "
                f"({result.run_by_this_worker} by this worker), best accuracy {result.best_value}")
     typer.echo(f"storage: {result.storage}")
+    if result.best_path is not None:
+        typer.echo(f"best genotype: {result.best_path}")
 
 
+@reports_config_errors
 def search_report_cmd(
     study: list[str] = typer.Option(..., help="study name; repeat to compare studies"),
     storage: str | None = typer.Option(None, help="Optuna storage URL (default: journal file in --out)"),
@@ -60,20 +66,24 @@ def search_report_cmd(
 
     from cnnlab.nas.report import search_report
 
-    try:
-        report = search_report(study, storage=storage, out=out)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
-        return
-    table = Table()
-    for name in ("study", "trial", "state", "strategy", "val acc"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("genotype (best.json has it in full)", overflow="ellipsis", no_wrap=True, max_width=40)
-    for r in report.rows:
-        genotype = "" if r.genotype is None else json.dumps(r.genotype, separators=(",", ":"))
-        table.add_row(r.study, str(r.number), r.state, r.strategy,
-                      "" if r.value is None else f"{r.value:.4f}", genotype)
-    Console().print(table)
+    report = search_report(study, storage=storage, out=out)
+    several = len(set(study)) > 1
+    rows = [([r.study] if several else []) + [str(r.number), r.state, r.strategy,
+                                              "" if r.value is None else f"{r.value:.4f}",
+                                              "" if r.genotype is None else json.dumps(r.genotype, separators=(",", ":"))]
+            for r in report.rows]
+    headers = (["study"] if several else []) + ["trial", "state", "strategy", "val acc"]
+    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(headers)]
+    console = Console()
+    # the other columns keep their width; the genotype column gets what is left (3 = a cell's border and padding)
+    room = max(8, console.width - sum(w + 3 for w in widths) - 4)
+    table = Table(title=None if several else f"study {study[0]}")
+    for name, width in zip(headers, widths, strict=True):
+        table.add_column(name, no_wrap=True, width=width)
+    table.add_column("genotype (in full in best.json)", overflow="ellipsis", no_wrap=True, max_width=room)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
     if report.best is not None:
         typer.echo(f"best: study {report.best.study} trial {report.best.number} accuracy {report.best.value:.4f}")
         typer.echo(f"best genotype written to {report.best_path}; plot: {report.plot_path}")

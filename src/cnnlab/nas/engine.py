@@ -1,43 +1,57 @@
 """The search engine: cnnlab's strategies drive an Optuna study through ask/tell.
 
 Trials live in the study's storage (a journal file in the run folder by default, or any Optuna
-storage URL such as ``postgresql://...`` shared by several workers). Each worker keeps its
-strategy's state (population, controller weights and optimizer, baseline, random state) in a file
-written atomically after every step, together with the trial numbers it has learned from and the
-architecture it is evaluating. Restarted after a SIGKILL with the same command, a worker
-- marks its own trials left RUNNING as FAIL (attr ``interrupted``) and evaluates that architecture
-  again in a new trial, unless the trial had completed;
-- learns from every COMPLETE trial of the study it has not observed yet (its own last one, or other
-  workers' trials), so no completed trial is lost or run twice.
-A trial is created with its worker, strategy, tokens and genotype as user attrs in one storage
-operation, so no trial is ever without an owner. A worker stops when the study holds ``trials``
-COMPLETE trials, counting trials still RUNNING on other workers; a trial asked beyond the budget
-is closed as FAIL (attr ``surplus``).
+storage URL such as ``postgresql://...`` shared by several workers; :mod:`cnnlab.nas.storage`).
+Each worker keeps its strategy's state (population, controller weights and optimizer, baseline,
+random state) in a file written atomically after every step without pickle
+(:mod:`cnnlab.nas.state`), together with the trial numbers it has learned from and the
+architecture it is evaluating.
+
+- A trial is created with its worker, strategy, tokens and genotype as user attrs in one storage
+  operation, so no trial is ever without an owner; while it runs, its worker beats for it.
+- An interrupted trial (its worker was killed: found by the same worker on restart, or by any other
+  worker once its heartbeat is ``GRACE_BEATS`` beats late) is marked FAIL and its architecture put
+  back as a WAITING trial; exactly one worker claims it and evaluates it again.
+- Every worker learns from every COMPLETE trial of the study it has not observed yet, so no
+  completed trial is lost or run twice. A worker stops when the study holds ``trials`` COMPLETE
+  trials; while the rest of the budget runs on other workers it waits for them (or for them to go
+  stale). A trial asked beyond the budget is closed as FAIL (attr ``surplus``).
+- ``max_failures`` children failing in a row stop the search with the last child's own error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
 import socket
+import threading
+import time
+import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
 from cnnlab.arith.checks import require_positive
-from cnnlab.atomic import atomic_write
 from cnnlab.errors import ConfigError
+from cnnlab.nas.genotype import write_best_genotype
 from cnnlab.nas.spaces import SearchSpace
+from cnnlab.nas.state import load_state, save_state
+from cnnlab.nas.storage import HEARTBEAT_S, hold_worker_name, make_storage, open_study, requeue
 from cnnlab.nas.strategies import Strategy
 
-__all__ = ["SearchConfig", "SearchResult", "open_study", "make_storage", "run_search"]
+__all__ = ["SearchConfig", "SearchResult", "open_study", "make_storage", "run_search", "worker_state_path"]
 
 Objective = Callable[[list[int], dict[str, Any]], float]
+_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 
 
 @dataclass
@@ -54,6 +68,8 @@ class SearchConfig:
     out: str = "runs/search"
     seed: int = 0
     worker: str = "0"
+    max_failures: int = 5
+    heartbeat_s: int = HEARTBEAT_S
 
     @property
     def study_name(self) -> str:
@@ -68,32 +84,17 @@ class SearchResult:
     best_value: float | None
     best_genotype: dict[str, Any] | None
     run_by_this_worker: int
+    best_path: Path | None = None
 
 
-def make_storage(url: str | None, out: str | Path) -> optuna.storages.BaseStorage:
-    """``None`` → a journal file ``<out>/optuna-journal.log``; else an Optuna storage URL."""
-    if url is None or url.startswith("journal:") or url.endswith(".log"):
-        path = Path(out) / "optuna-journal.log" if url is None else Path(url.removeprefix("journal:"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a worker killed while holding the journal's lock blocks the others until the lock is this
-        # old (Optuna's default is 30 s); appends take milliseconds, so 10 s is safely stale
-        lock = optuna.storages.journal.JournalFileOpenLock(f"{path}.lock", grace_period=10)
-        backend = optuna.storages.journal.JournalFileBackend(str(path), lock_obj=lock)
-        return optuna.storages.JournalStorage(backend)
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except Exception as exc:  # a bad URL or an unreachable server: say which
-        raise ConfigError(f"--storage {url!r}: cannot open the Optuna storage: {exc}") from None
+def _worker_id(config: SearchConfig) -> str:
+    return f"{socket.gethostname()}:{Path(config.out).resolve()}:{config.worker}"
 
 
-def open_study(name: str, storage: optuna.storages.BaseStorage, load_only: bool = False) -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if load_only:
-        try:
-            return optuna.load_study(study_name=name, storage=storage)
-        except KeyError:
-            raise ConfigError(f"--study {name!r} does not exist in this storage") from None
-    return optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
+def worker_state_path(config: SearchConfig) -> Path:
+    """``<out>/state-<study>-<worker>-<crc of host, out and worker>.pt``."""
+    tag = f"{zlib.crc32(_worker_id(config).encode()):08x}"
+    return Path(config.out) / f"state-{config.study_name}-{config.worker}-{tag}.pt"
 
 
 def _check_study_settings(study: optuna.Study, settings: dict[str, Any]) -> None:
@@ -115,37 +116,58 @@ class _Worker:
 
     def __init__(self, config: SearchConfig, space: SearchSpace, strategy: Strategy, study: optuna.Study) -> None:
         self.config, self.space, self.strategy, self.study = config, space, strategy, study
-        self.id = f"{socket.gethostname()}:{Path(config.out).resolve()}:{config.worker}"
-        tag = f"{zlib.crc32(self.id.encode()):08x}"
-        self.state_path = Path(config.out) / f"state-{config.study_name}-{config.worker}-{tag}.pt"
+        self.storage = study._storage
+        self.id = _worker_id(config)
+        self.state_path = worker_state_path(config)
         self.observed: set[int] = set()
         self.pending: list[int] | None = None
         self.pending_trial: int | None = None
         self.run_here = 0
+        self.failures_in_row = 0
+        self.last_error: tuple[int, str] | None = None
+        self.waiting = False
+        self.beats = isinstance(self.storage, BaseHeartbeat) and self.storage.get_heartbeat_interval() is not None
         if self.state_path.is_file():
-            state = torch.load(self.state_path, weights_only=False)
+            self._restore(load_state(self.state_path))
+
+    def _restore(self, state: Any) -> None:
+        try:
             self.strategy.load_state_dict(state["strategy"])
-            self.observed = set(state["observed"])
-            self.pending, self.pending_trial = state["pending"], state["pending_trial"]
-            self.run_here = state.get("run_here", 0)
+            self.observed = {int(n) for n in state["observed"]}
+            self.pending = None if state["pending"] is None else self.space.check_tokens(state["pending"])
+            self.pending_trial = None if state["pending_trial"] is None else int(state["pending_trial"])
+            self.run_here = int(state.get("run_here", 0))
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
+            raise ConfigError(
+                f"search state file {str(self.state_path)!r} does not belong to this search "
+                f"({type(exc).__name__}: {exc}); delete it to restart this worker's strategy "
+                "(the study keeps every completed trial)") from None
 
     def save(self) -> None:
         state = {"strategy": self.strategy.state_dict(), "observed": sorted(self.observed),
                  "pending": self.pending, "pending_trial": self.pending_trial, "run_here": self.run_here,
                  "worker": self.id, "config": asdict(self.config)}
-        atomic_write(self.state_path, lambda tmp: torch.save(state, tmp))
+        save_state(self.state_path, state)
+
+    def _interrupt(self, trial_id: int) -> None:
+        """Mark one of this worker's trials FAIL (attr ``interrupted``) and requeue its architecture,
+        unless another worker found it stale first (and requeued it)."""
+        try:
+            self.storage.set_trial_user_attr(trial_id, "interrupted", True)
+            if self.storage.set_trial_state_values(trial_id, TrialState.FAIL):
+                requeue(self.study, self.storage.get_trial(trial_id))
+        except UpdateFinishedTrialError:
+            pass
 
     def recover(self) -> None:
-        """Close this worker's interrupted trials; forget the pending architecture if it completed."""
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.user_attrs.get("worker") == self.id:
-                self.study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-                self.study.tell(t.number, state=TrialState.FAIL)
-        if self.pending_trial is not None:
-            done = self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
-                self.study._study_id, self.pending_trial)).state == TrialState.COMPLETE
-            if done:
-                self.pending, self.pending_trial = None, None
+        """Close this worker's interrupted trials (their architectures go back to the queue); the
+        pending architecture is dropped once it has a trial (completed, failed or requeued)."""
+        mine = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if t.user_attrs.get("worker") == self.id]
+        for t in mine:
+            self._interrupt(t._trial_id)
+        if self.pending_trial is not None or any(t.user_attrs.get("tokens") == self.pending for t in mine):
+            self.pending, self.pending_trial = None, None
         self.save()
 
     def sync(self) -> list[optuna.trial.FrozenTrial]:
@@ -159,89 +181,213 @@ class _Worker:
             self.save()
         return trials
 
-    def _ask(self, user_attrs: dict[str, Any]) -> optuna.trial.Trial:
+    def _fail_stale(self) -> None:
+        """Other workers' trials whose heartbeat stopped: FAIL, architecture requeued (Optuna's
+        ``fail_stale_trials`` with :func:`cnnlab.nas.storage.requeue` as callback)."""
+        if self.beats:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)
+
+    @contextlib.contextmanager
+    def _beating(self, trial_id: int) -> Iterator[None]:
+        """Record a heartbeat for ``trial_id`` every interval while the block runs."""
+        if not self.beats:
+            yield
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while True:
+                try:
+                    self.storage.record_heartbeat(trial_id)
+                except Exception:  # noqa: BLE001 - a missed beat is retried; a trial failed elsewhere ends
+                    pass
+                if stop.wait(self.config.heartbeat_s):
+                    return
+
+        thread = threading.Thread(target=beat, name=f"cnnlab-heartbeat-{trial_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _create(self, user_attrs: dict[str, Any]) -> optuna.trial.Trial:
         """``study.ask()`` with the user attrs written in the same storage operation, so a trial
         never exists without its worker, even when the worker dies right after creating it."""
         template = optuna.trial.create_trial(state=TrialState.RUNNING, user_attrs=user_attrs)
-        trial_id = self.study._storage.create_new_trial(self.study._study_id, template_trial=template)
+        trial_id = self.storage.create_new_trial(self.study._study_id, template_trial=template)
+        if self.beats:
+            self.storage.record_heartbeat(trial_id)
         return optuna.trial.Trial(self.study, trial_id)
 
+    def _claim(self, trials: list[optuna.trial.FrozenTrial]) -> tuple[optuna.trial.Trial, list[int]] | None:
+        """Take a requeued (WAITING) architecture; the storage lets exactly one worker have it."""
+        for t in trials:
+            if t.state != TrialState.WAITING or "tokens" not in t.user_attrs:
+                continue
+            try:
+                won = self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING)
+            except UpdateFinishedTrialError:
+                continue
+            if won:
+                if self.beats:
+                    self.storage.record_heartbeat(t._trial_id)
+                self.storage.set_trial_user_attr(t._trial_id, "worker", self.id)
+                return optuna.trial.Trial(self.study, t._trial_id), self.space.check_tokens(t.user_attrs["tokens"])
+        return None
+
     def step(self, objective: Objective) -> bool:
-        """Evaluate one architecture; False once the study has its budget of trials."""
+        """Evaluate one architecture (or wait for other workers); False once the study holds
+        ``trials`` COMPLETE trials."""
+        self._fail_stale()
         trials = self.sync()
-        live = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.RUNNING)]
-        if len(live) >= self.config.trials:
+        if sum(t.state == TrialState.COMPLETE for t in trials) >= self.config.trials:
             return False
-        if self.pending is None:
-            self.pending, self.pending_trial = self.strategy.propose(), None
-            self.save()
-        tokens, genotype = self.pending, self.space.decode(self.pending)
-        trial = self._ask({"worker": self.id, "strategy": self.config.strategy, "tokens": tokens,
-                           "genotype": genotype})
-        self.pending_trial = trial.number
+        claimed = self._claim(trials)
+        self.waiting = False
+        if claimed is None:
+            if sum(t.state in _LIVE for t in trials) >= self.config.trials:
+                # the rest of the budget runs elsewhere: wait until it completes or goes stale
+                self.waiting = True
+                time.sleep(max(0.5, min(5.0, self.config.heartbeat_s / 2)))
+                return True
+            if self.pending is None:
+                self.pending, self.pending_trial = self.strategy.propose(), None
+                self.save()
+            tokens = self.pending
+            trial = self._create({"worker": self.id, "strategy": self.config.strategy, "tokens": tokens,
+                                  "genotype": self.space.decode(tokens)})
+        else:
+            trial, tokens = claimed
+        self.pending, self.pending_trial = tokens, trial.number
         self.save()
-        ahead = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-                 if t.number < trial.number]
-        if len(ahead) >= self.config.trials:  # another worker took the last slot first
+        ahead = [t for t in self.study.get_trials(deepcopy=False, states=_LIVE) if t.number < trial.number]
+        if len(ahead) >= self.config.trials:  # other workers took the last slots first
             trial.set_user_attr("surplus", True)
-            self.study.tell(trial, state=TrialState.FAIL)
-            return False
-        try:
-            value = float(objective(tokens, genotype))
-        except (KeyboardInterrupt, SystemExit):
-            trial.set_user_attr("interrupted", True)
-            self.study.tell(trial, state=TrialState.FAIL)
-            raise
-        except Exception as exc:  # a child that fails to train is a failed trial, not a failed search
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            self.study.tell(trial, state=TrialState.FAIL)
+            self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             self.pending, self.pending_trial = None, None
             self.save()
+            return True
+        return self._evaluate(trial, tokens, objective)
+
+    def _evaluate(self, trial: optuna.trial.Trial, tokens: list[int], objective: Objective) -> bool:
+        try:
+            with self._beating(trial._trial_id):
+                value = float(objective(tokens, self.space.decode(tokens)))
+            if not math.isfinite(value):
+                raise RuntimeError(f"the child scored {value}")
+        except (KeyboardInterrupt, SystemExit):
+            self._interrupt(trial._trial_id)
+            self.pending, self.pending_trial = None, None
+            self.save()
+            raise
+        except Exception as exc:  # a child that fails to train is a failed trial, not a failed search
+            message = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(UpdateFinishedTrialError):
+                trial.set_user_attr("error", message)
+                self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            self.pending, self.pending_trial = None, None
+            self.save()
+            self.failures_in_row += 1
+            self.last_error = (trial.number, message)
             if isinstance(exc, ConfigError):
                 raise
             return True
-        self.study.tell(trial, value)
-        self.strategy.observe(tokens, value)
-        self.observed.add(trial.number)
+        self.failures_in_row = 0
+        try:
+            told = self.study.tell(trial, value, skip_if_finished=True)
+        except UpdateFinishedTrialError:  # failed as stale by another worker a moment ago
+            told = None
+        if told is not None and told.state == TrialState.COMPLETE:
+            self.strategy.observe(tokens, value)
+            self.observed.add(trial.number)
+            self.run_here += 1
+        # else: another worker took this trial for dead and requeued it; its rerun counts instead
         self.pending, self.pending_trial = None, None
-        self.run_here += 1
         self.save()
         return True
+
+
+def _writable_out(out: str) -> None:
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"--out {out!r} is a file, not a folder") from None
+    except OSError as exc:
+        raise ConfigError(f"--out {out!r}: cannot create the run folder: {exc.strerror or exc}") from None
+    if not path.is_dir():
+        raise ConfigError(f"--out {out!r} is a file, not a folder")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out!r}: the run folder is not writable (read-only file system or permissions)")
+
+
+def _failure_stop(config: SearchConfig, worker: _Worker) -> ConfigError:
+    number, message = worker.last_error or (-1, "?")
+    return ConfigError(
+        f"search stopped: {worker.failures_in_row} children failed in a row (--max-failures "
+        f"{config.max_failures}); the last one, trial {number}, failed with {message}")
 
 
 def run_search(config: SearchConfig, space: SearchSpace, strategy: Strategy, objective: Objective,
                progress: bool = True, settings: dict[str, Any] | None = None) -> SearchResult:
     """Run (or resume) a search until the study holds ``config.trials`` completed trials."""
-    require_positive("trials", config.trials, "search")
-    Path(config.out).mkdir(parents=True, exist_ok=True)
-    storage = make_storage(config.storage, config.out)
+    for name in ("trials", "max_failures", "heartbeat_s"):
+        require_positive(f"--{name.replace('_', '-')}", getattr(config, name), "search")
+    for flag, name in (("--worker", config.worker), ("--study", config.study_name)):
+        if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise ConfigError(f"search: {flag} {name!r} must be a non-empty name without '/', '\\' or NUL "
+                              "(it names files in --out)")
+    _writable_out(config.out)
+    storage = make_storage(config.storage, config.out, heartbeat_s=config.heartbeat_s)
+    held = hold_worker_name(config.storage, config.out, config.study_name, config.worker)
+    try:
+        return _run(config, space, strategy, objective, progress, settings, storage)
+    except OSError as exc:  # the journal, state file or best.json could not be written (disk full ...)
+        where = exc.filename or config.storage or config.out
+        raise ConfigError(f"search files: cannot write {str(where)!r} ({exc.strerror or exc}); "
+                          f"check --out {config.out!r}" + ("" if config.storage is None else " and --storage")
+                          ) from None
+    finally:
+        held.release()
+
+
+def _run(config: SearchConfig, space: SearchSpace, strategy: Strategy, objective: Objective, progress: bool,
+         settings: dict[str, Any] | None, storage: optuna.storages.BaseStorage) -> SearchResult:
     study = open_study(config.study_name, storage)
     _check_study_settings(study, {"space": space.name, "choices": list(space.choices), "data": config.data,
                                   "epochs_per_trial": config.epochs_per_trial, **(settings or {})})
     worker = _Worker(config, space, strategy, study)
     worker.recover()
-    bar = _progress(progress, config)
+    bar = _progress(progress)
     with bar:
         task = bar.add_task(f"{config.strategy} on {space.name}", total=config.trials)
         while True:
             more = worker.step(objective)
             done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             best = max((t.value for t in done), default=None)
+            note = " (waiting for trials running on other workers)" if worker.waiting else ""
             bar.update(task, completed=min(len(done), config.trials),
-                       description=f"{config.strategy} on {space.name} best={best if best is None else round(best, 4)}")
+                       description=f"{config.strategy} on {space.name} "
+                                   f"best={best if best is None else round(best, 4)}{note}")
+            if worker.failures_in_row >= config.max_failures:
+                raise _failure_stop(config, worker)
             if not more:
                 break
     worker.sync()
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best_trial = max(done, key=lambda t: t.value, default=None)
     storage_label = config.storage or str(Path(config.out) / "optuna-journal.log")
+    genotype = None if best_trial is None else json.loads(json.dumps(best_trial.user_attrs["genotype"]))
+    best_path = None if genotype is None else write_best_genotype(Path(config.out) / "best.json", genotype)
     return SearchResult(config.study_name, storage_label, len(done),
-                        None if best_trial is None else best_trial.value,
-                        None if best_trial is None else json.loads(json.dumps(best_trial.user_attrs["genotype"])),
-                        worker.run_here)
+                        None if best_trial is None else best_trial.value, genotype, worker.run_here, best_path)
 
 
-def _progress(enabled: bool, config: SearchConfig):
+def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

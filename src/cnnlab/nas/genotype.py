@@ -22,7 +22,8 @@ from cnnlab.atomic import atomic_write_text
 from cnnlab.errors import ConfigError
 from cnnlab.nas.ops import OP_NAMES
 
-__all__ = ["CELL_KINDS", "validate_genotype", "load_genotype", "save_genotype", "unused_states"]
+__all__ = ["CELL_KINDS", "validate_genotype", "read_genotype_json", "load_genotype", "save_genotype",
+           "write_best_genotype", "unused_states"]
 
 CELL_KINDS = ("normal", "reduction")
 
@@ -73,27 +74,44 @@ def unused_states(blocks: list[dict[str, Any]]) -> list[int]:
     return [2 + j for j in range(len(blocks)) if 2 + j not in used]
 
 
-def load_genotype(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
-    """A genotype from a dict, a JSON file path, or a JSON string; validated."""
+def read_genotype_json(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+    """A genotype of any space (nasnet, randwire, micro) from a dict, a JSON file path or a JSON
+    string, not yet validated; ConfigError when it is none of these or not a JSON object."""
     if isinstance(source, dict):
-        return validate_genotype(source)
+        return source
     text = str(source)
     if text.lstrip().startswith("{"):
+        where = "genotype JSON string"
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"genotype JSON string does not parse: {exc}") from None
-        return validate_genotype(data)
-    path = Path(text)
-    if not path.is_file():
-        raise ConfigError(f"genotype file {text!r} does not exist")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"genotype file {text!r} is not valid JSON: {exc}") from None
-    return validate_genotype(data)
+            raise ConfigError(f"{where} does not parse: {exc}") from None
+    else:
+        where, path = f"genotype file {text!r}", Path(text)
+        if not path.is_file():
+            raise ConfigError(f"{where} does not exist")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where} cannot be read: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+def load_genotype(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+    """A NASNet genotype from a dict, a JSON file path, or a JSON string; validated."""
+    return validate_genotype(read_genotype_json(source))
 
 
 def save_genotype(genotype: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a validated genotype as indented JSON, atomically."""
     return atomic_write_text(path, json.dumps(validate_genotype(genotype), indent=2) + "\n")
+
+
+def write_best_genotype(path: str | os.PathLike[str], genotype: dict[str, Any]) -> Path:
+    """Write a search's best genotype (any space) as indented JSON, atomically: the file
+    ``create_model(..., genotype=path)`` and ``compare NAME:genotype=path`` read."""
+    return atomic_write_text(path, json.dumps(genotype, indent=2) + "\n")

@@ -9,8 +9,9 @@ from typing import Any
 
 from optuna.trial import TrialState
 
-from cnnlab.atomic import atomic_write, atomic_write_text
-from cnnlab.nas.engine import make_storage, open_study
+from cnnlab.atomic import atomic_write
+from cnnlab.nas.genotype import write_best_genotype
+from cnnlab.nas.storage import make_storage, open_study
 
 __all__ = ["TrialRow", "SearchReport", "search_report", "best_so_far"]
 
@@ -43,8 +44,9 @@ def best_so_far(values: list[float]) -> list[float]:
 
 def search_report(studies: list[str], storage: str | None = None, out: str = "runs/search") -> SearchReport:
     """Collect trials of ``studies`` (from ``storage``, default the journal in ``out``), write
-    ``<out>/best.json`` and ``<out>/best_so_far.png``."""
-    backend = make_storage(storage, out)
+    ``<out>/best.json`` and ``<out>/best_so_far.png``. A journal that does not exist is a
+    ConfigError; nothing is created then."""
+    backend = make_storage(storage, out, must_exist=True)
     rows: list[TrialRow] = []
     for name in studies:
         study = open_study(name, backend, load_only=True)
@@ -56,9 +58,7 @@ def search_report(studies: list[str], storage: str | None = None, out: str = "ru
     out_dir = Path(out)
     best_path = None
     if best is not None and best.genotype is not None:
-        import json
-
-        best_path = atomic_write_text(out_dir / "best.json", json.dumps(best.genotype, indent=2) + "\n")
+        best_path = write_best_genotype(out_dir / "best.json", best.genotype)
     plot_path = _plot(complete, out_dir / "best_so_far.png") if complete else None
     return SearchReport(rows, best, best_path, plot_path)
 

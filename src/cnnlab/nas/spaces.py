@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from cnnlab.arith.checks import require_choice, require_positive
+from cnnlab.arith.checks import require_choice, require_int
 from cnnlab.errors import ConfigError
 from cnnlab.nas.genotype import CELL_KINDS, validate_genotype
 from cnnlab.nas.micro import MICRO_EDGES, MICRO_OPS, MicroNet, validate_micro
@@ -18,9 +18,15 @@ from cnnlab.nas.nasnet import NASNetwork
 from cnnlab.nas.ops import LECTURE_OPS
 from cnnlab.nas.randwire import GRAPH_MODELS, RandWireNet, validate_wiring
 
-__all__ = ["SPACE_NAMES", "SearchSpace", "make_space", "build_network"]
+__all__ = ["SPACE_NAMES", "MAX_BLOCKS", "MIN_NODES", "MAX_NODES", "SearchSpace", "make_space", "build_network"]
 
 SPACE_NAMES = ("nasnet", "randwire", "micro")
+# NASNet, PNAS and ENAS cells have B=5 blocks (Zoph et al. 2018, Sec. 3); each block adds 8 tokens and
+# 4 ops per cell pair, and a child with 16 blocks per cell already takes ~0.3 s just to build
+MAX_BLOCKS = 16
+# a stage needs 2 nodes for a graph to have an edge; Xie et al. 2019 use N=32 (Sec. 4), 4x that is
+# the cap (an N=128 child takes seconds to build and inspect before it trains at all)
+MIN_NODES, MAX_NODES = 2, 128
 RANDWIRE_P = (0.1, 0.25, 0.5, 0.75, 0.9)
 RANDWIRE_M = (1, 2, 3, 4, 5)
 RANDWIRE_K = (2, 4, 6)
@@ -102,7 +108,10 @@ def make_space(name: str, blocks: int = 5, ops: tuple[str, ...] = LECTURE_OPS, n
     per stage) or ``micro`` (3 edges × 5 ops)."""
     require_choice("space", name, SPACE_NAMES, "search")
     if name == "nasnet":
-        require_positive("blocks", blocks, "nasnet space")
+        blocks = require_int("--blocks", blocks, "nasnet space")
+        if not 1 <= blocks <= MAX_BLOCKS:
+            raise ConfigError(f"nasnet space: --blocks must be in 1..{MAX_BLOCKS} blocks per cell, got {blocks} "
+                              "(NASNet uses 5)")
         choices, kinds = [], []
         for _ in CELL_KINDS:
             for b in range(blocks):
@@ -111,7 +120,10 @@ def make_space(name: str, blocks: int = 5, ops: tuple[str, ...] = LECTURE_OPS, n
         return SearchSpace("nasnet", tuple(choices), tuple(kinds), {"blocks": blocks, "ops": tuple(ops)})
     if name == "micro":
         return SearchSpace("micro", (len(MICRO_OPS),) * len(MICRO_EDGES), ("op",) * len(MICRO_EDGES))
-    require_positive("nodes", nodes, "randwire space")
+    nodes = require_int("--nodes", nodes, "randwire space")
+    if not MIN_NODES <= nodes <= MAX_NODES:
+        raise ConfigError(f"randwire space: --nodes must be in {MIN_NODES}..{MAX_NODES} nodes per stage, got "
+                          f"{nodes} (Xie et al. use 32)")
     return SearchSpace(
         "randwire",
         (len(GRAPH_MODELS), len(RANDWIRE_P), len(RANDWIRE_M), len(RANDWIRE_K), len(RANDWIRE_SEEDS)),
