@@ -1,7 +1,13 @@
-"""Wall-clock timing that survives a noisy machine: warm-up runs, then the median of repeats."""
+"""Wall-clock timing that survives a noisy machine: warm-up runs, then the median of repeats.
+
+The one clock of cnnlab: inference optimisation, the comparison's latency columns and the
+benchmarks all time through here. Bad arguments (a repeat count of 0, a thread count the machine
+does not have) raise :class:`cnnlab.ConfigError` naming them.
+"""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -9,17 +15,35 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 
+from cnnlab.arith.checks import require_int
 from cnnlab.errors import ConfigError
 
-__all__ = ["interleaved_median_seconds", "median_seconds", "pinned_threads"]
+__all__ = ["interleaved_median_seconds", "max_threads", "median_seconds", "pinned_threads", "require_threads",
+           "timed_seconds"]  # fmt: skip
+
+
+def max_threads() -> int:
+    """The most threads a timing may pin: the machine's logical CPUs. More threads than CPUs only
+    adds contention, so such a measurement would say nothing about the network."""
+    return os.cpu_count() or 1
+
+
+def require_threads(threads: object, where: str | None = None) -> int:
+    """A thread count in ``[1, max_threads()]``."""
+    count = require_int("threads", threads, where)
+    if not 1 <= count <= max_threads():
+        label = f"{where}: threads" if where else "threads"
+        raise ConfigError(f"{label} must be between 1 and the {max_threads()} logical CPUs of this machine, "
+                          f"got {threads!r}")
+    return count
 
 
 @contextmanager
 def pinned_threads(threads: int | None) -> Iterator[int]:
     """Run the block with ``torch.set_num_threads(threads)`` (None keeps the current count), then
     restore the previous count; yields the count in effect."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+    if threads is not None:
+        require_threads(threads)
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -33,14 +57,21 @@ def _grad_context(inference: bool):  # noqa: ANN202 - a context manager
     return torch.inference_mode() if inference else nullcontext()
 
 
-def median_seconds(
+def _check_counts(repeats: object, warmup: object, where: str) -> None:
+    require_int("repeats", repeats, where)
+    require_int("warmup", warmup, where)
+    if repeats < 1 or warmup < 0:
+        raise ConfigError(f"{where}: repeats must be ≥ 1 and warmup ≥ 0, got repeats={repeats}, warmup={warmup}")
+
+
+def timed_seconds(
     fn: Callable[[], object], repeats: int = 5, warmup: int = 1, threads: int | None = None,
     inference: bool = True,
-) -> float:
-    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls, under inference mode
-    (``inference=False``: grad mode as the caller has it, e.g. to time a backward pass)."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
+) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls, with the thread
+    count pinned, under inference mode (``inference=False``: grad mode as the caller has it, e.g. to
+    time a backward pass)."""
+    _check_counts(repeats, warmup, "timed_seconds")
     times = []
     with pinned_threads(threads), _grad_context(inference):
         for _ in range(warmup):
@@ -49,7 +80,16 @@ def median_seconds(
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(
+    fn: Callable[[], object], repeats: int = 5, warmup: int = 1, threads: int | None = None,
+    inference: bool = True,
+) -> float:
+    """Median of :func:`timed_seconds`."""
+    _check_counts(repeats, warmup, "median_seconds")
+    return statistics.median(timed_seconds(fn, repeats, warmup, threads, inference))
 
 
 def interleaved_median_seconds(
@@ -62,8 +102,7 @@ def interleaved_median_seconds(
     each other one: what a call leaves behind (caches, allocator state, a hot matmul) does not
     always favour or penalise the same candidate.
     """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"interleaved_median_seconds: repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
+    _check_counts(repeats, warmup, "interleaved_median_seconds")
     times: dict[str, list[float]] = {name: [] for name in fns}
     with _grad_context(inference):
         for fn in fns.values():

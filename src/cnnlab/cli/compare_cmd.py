@@ -50,13 +50,15 @@ def compare_command(
     batch_size: int = typer.Option(128, "--batch-size", help="training batch size"),
     limit_train: int = typer.Option(None, "--limit-train", help="train on a seeded subset of this many images"),
     limit_eval: int = typer.Option(None, "--limit-eval", help="evaluate on at most this many val/test images"),
+    limit_val: int = typer.Option(None, "--limit-val", help="validate each epoch on at most this many images (default: --limit-eval)"),
     optimizer: str = typer.Option(None, "--optimizer", help="sgd or adamw (default: the trainer's)"),
     lr: float = typer.Option(None, "--lr", help="peak learning rate (default: the trainer's)"),
     precise_bn_batches: int = typer.Option(50, "--precise-bn-batches", help="recompute BatchNorm statistics over this many training batches after each epoch (0: off)"),
     seed: int = typer.Option(0, "--seed", help="seed of initialisation, split and data order"),
-    threads: int = typer.Option(1, "--threads", help="CPU threads while timing latency"),
+    threads: int = typer.Option(1, "--threads", help="CPU threads while timing latency (1 to the machine's logical CPUs)"),
     repeats: int = typer.Option(10, "--repeats", help="timed repeats per latency (median reported)"),
     no_dot: bool = typer.Option(False, "--no-dot", help="draw diagrams without graphviz"),
+    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", help="training memory layout (default: channels_last for convolutional networks, see cnnlab.train.layout)"),
 ) -> None:
     """Compare networks: params, MACs, receptive field, CPU latency, memory, accuracy, published numbers."""
     from cnnlab.compare import CompareConfig, LatencySettings, run_compare, specs_from_registry
@@ -73,6 +75,8 @@ def compare_command(
             batch_size=batch_size,
             limit_train=limit_train,
             limit_eval=limit_eval,
+            limit_val=limit_val,
+            channels_last=channels_last,
             optimizer=optimizer,
             lr=lr,
             precise_bn_batches=precise_bn_batches,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import statistics
-import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cnnlab.errors import ConfigError
-from cnnlab.timing import pinned_threads
+from cnnlab.arith.checks import require_non_negative, require_positive
+from cnnlab.timing import require_threads, timed_seconds
 
 __all__ = ["LatencyResult", "cpu_model", "measure_latency", "measure_peak_forward_bytes"]
 
@@ -40,29 +39,24 @@ def measure_latency(
 ) -> LatencyResult:
     """Median wall time of ``model(x)`` for a random ``x`` of ``input_shape`` in eval/inference mode.
 
-    ``warmup`` untimed passes come first (allocator and kernel selection), then ``repeats`` timed
-    ones with the thread count pinned. The model's train/eval mode is restored afterwards.
+    Timed by :func:`cnnlab.timing.timed_seconds`: ``warmup`` untimed passes first (allocator and kernel
+    selection), then ``repeats`` timed ones with the thread count pinned. The model's train/eval mode
+    is restored afterwards.
     """
-    if repeats < 1 or warmup < 0:
-        raise ConfigError(f"latency repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    require_positive("repeats", repeats, "latency")
+    require_non_negative("warmup", warmup, "latency")
+    require_threads(threads, "latency")
     was_training = model.training
     model.eval()
     x = torch.randn(*input_shape)
-    times_ms: list[float] = []
     try:
-        with pinned_threads(threads), torch.inference_mode():
-            for _ in range(warmup):
-                model(x)
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model(x)
-                times_ms.append((time.perf_counter() - start) * 1e3)
+        seconds = timed_seconds(lambda: model(x), repeats=repeats, warmup=warmup, threads=threads, inference=True)
     finally:
         model.train(was_training)
     return LatencyResult(
         batch_size=int(input_shape[0]),
-        median_ms=statistics.median(times_ms),
-        min_ms=min(times_ms),
+        median_ms=1e3 * statistics.median(seconds),
+        min_ms=1e3 * min(seconds),
         repeats=repeats,
         threads=threads,
     )

@@ -6,17 +6,30 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from cnnlab.arith.checks import require_non_negative, require_positive
 from cnnlab.compare.latency import measure_latency, measure_peak_forward_bytes
+from cnnlab.timing import require_threads
 
 __all__ = ["ComputeMeasurement", "LatencySettings", "measure_compute", "stage_table_of"]
 
 
 @dataclass(frozen=True)
 class LatencySettings:
+    """How the latency columns are timed (checked on creation: ``threads`` at most the machine's
+    logical CPUs, see :func:`cnnlab.timing.require_threads`)."""
+
     batch_sizes: tuple[int, ...] = (1, 32)
     warmup: int = 3
     repeats: int = 10
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        where = "latency"
+        for size in self.batch_sizes:
+            require_positive("batch size", size, where)
+        require_non_negative("warmup", self.warmup, where)
+        require_positive("repeats", self.repeats, where)
+        require_threads(self.threads, where)
 
 
 @dataclass

@@ -15,7 +15,13 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cnnlab.arith.checks import require_positive
+from cnnlab.arith.checks import (
+    require_choice,
+    require_non_negative,
+    require_positive,
+    require_range,
+    require_seed,
+)
 from cnnlab.atomic import atomic_write_text
 from cnnlab.compare.chart import ChartPoint, draw_comparison_chart
 from cnnlab.compare.diagram import render_diagram
@@ -27,18 +33,11 @@ from cnnlab.compare.specs import ModelSpec
 from cnnlab.compare.structure import describe_structure
 from cnnlab.compare.table import ComparisonRow, rows_to_csv, rows_to_markdown
 from cnnlab.compare.training import TrainBudget, TrainOutcome, train_or_resume
+from cnnlab.data.transforms import image_size_pair
 from cnnlab.errors import ConfigError
+from cnnlab.train.run_files import check_folder, prepare_folder, writing
 
 __all__ = ["CompareConfig", "CompareResult", "run_compare", "COLUMN_NOTES"]
-
-# Shapes of the built-in datasets (classes, channels, native size), used by --no-train when the
-# files are not on disk; the data package is the source of truth whenever it can read the set.
-BUILTIN_SHAPES = {
-    "fashion-mnist": (10, 1, (28, 28)),
-    "digits": (10, 1, (8, 8)),
-    "cifar10": (10, 3, (32, 32)),
-    "cifar100": (100, 3, (32, 32)),
-}
 
 COLUMN_NOTES = [
     ("params", "all parameters of the model built for this dataset (its classifier has num_classes outputs)"),
@@ -76,6 +75,28 @@ class CompareConfig:
     use_dot: bool = True
     progress: bool = True
     title: str | None = None
+    limit_val: int | None = None  # validation images per epoch (None: limit_eval)
+    channels_last: bool | None = None  # training layout; None: the trainer's rule (cnnlab.train.layout)
+
+    def __post_init__(self) -> None:
+        """Every value checked before anything is measured or trained."""
+        where = "compare"
+        if self.image_size is not None:
+            image_size_pair(self.image_size, where)
+        require_seed("seed", self.seed, where)
+        if not isinstance(self.latency, LatencySettings):
+            raise ConfigError(f"{where}: latency must be a LatencySettings, got {type(self.latency).__name__}")
+        if not self.train:
+            return
+        require_positive("epochs", self.epochs, where)
+        require_positive("batch_size", self.batch_size, where)
+        require_non_negative("precise_bn_batches", self.precise_bn_batches, where)
+        for name in ("limit_train", "limit_eval", "limit_val"):
+            if getattr(self, name) is not None:
+                require_positive(name, getattr(self, name), where)
+        if self.lr is not None:
+            require_range("lr", self.lr, 0.0, None, where, low_open=True)
+        require_choice("channels_last", self.channels_last, (None, False, True), where)
 
 
 @dataclass
@@ -88,26 +109,18 @@ class CompareResult:
     training: dict[str, TrainOutcome] = field(default_factory=dict)  # by model name, when trained
 
 
-def _dataset_shape(config: CompareConfig) -> tuple[int, int, tuple[int, int]]:
-    """(num_classes, in_chans, native (H, W)) of the dataset, read from disk when possible."""
-    from cnnlab.data import get_dataset
-    from cnnlab.data.catalog import canonical_name
+def _input_chw(config: CompareConfig) -> tuple[int, int, int, int]:
+    """(num_classes, C, H, W) the models are built and measured for, from the data catalog (no image read)."""
+    from cnnlab.data.catalog import dataset_facts
 
-    try:
-        split = get_dataset(config.data, config.data_root, "test")
-        return int(split.num_classes), int(split.in_chans), tuple(split.image_size)  # type: ignore[return-value]
-    except ConfigError:
-        canonical = canonical_name(config.data)
-        if config.train or canonical not in BUILTIN_SHAPES:
-            raise
-        return BUILTIN_SHAPES[canonical]
-
-
-def _input_chw(config: CompareConfig, in_chans: int, native: tuple[int, int]) -> tuple[int, int, int]:
-    if config.image_size is None:
-        return (in_chans, *native)
-    size = require_positive("image_size", config.image_size, "compare")
-    return (in_chans, size, size)
+    facts = dataset_facts(config.data)
+    if config.image_size is not None:
+        height, width = image_size_pair(config.image_size, "compare")
+    elif facts.image_size is not None:
+        height, width = facts.image_size
+    else:
+        raise ConfigError(f"the images of {config.data} differ in size: pass --image-size (image_size=)")
+    return facts.num_classes, facts.in_chans, height, width
 
 
 def _published_columns(name: str) -> dict:
@@ -137,8 +150,9 @@ def _chart_points(rows: list[ComparisonRow]) -> tuple[list[ChartPoint], list[Cha
 
 
 def _write_tables(out: Path, rows: list[ComparisonRow]) -> None:
-    atomic_write_text(out / "comparison.csv", rows_to_csv(rows))
-    atomic_write_text(out / "comparison.md", rows_to_markdown(rows))
+    for name, text in (("comparison.csv", rows_to_csv(rows)), ("comparison.md", rows_to_markdown(rows))):
+        with writing(out / name):
+            atomic_write_text(out / name, text)
 
 
 def _make_progress(console: Console, enabled: bool) -> Progress:
@@ -157,13 +171,10 @@ def run_compare(specs: list[ModelSpec], config: CompareConfig, console: Console 
     """Measure every model, train it under one budget unless ``config.train`` is False, and report."""
     console = console or Console()
     started = time.perf_counter()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if config.train:
-        require_positive("epochs", config.epochs, "compare")
-        require_positive("batch_size", config.batch_size, "compare")
-    num_classes, in_chans, native = _dataset_shape(config)
-    input_chw = _input_chw(config, in_chans, native)
+    num_classes, *input_dims = _input_chw(config)
+    input_chw = (input_dims[0], input_dims[1], input_dims[2])
+    in_chans = input_chw[0]
+    out = prepare_folder(check_folder(config.out, "--out"), "--out")
 
     models: dict[str, torch.nn.Module] = {}
     rows: list[ComparisonRow] = []
@@ -245,7 +256,7 @@ def _load_data(config: CompareConfig, input_chw: tuple[int, int, int]):
         in_chans=input_chw[0],
         root=config.data_root,
         limit_train=config.limit_train,
-        limit_val=config.limit_eval,
+        limit_val=config.limit_eval if config.limit_val is None else config.limit_val,
         limit_test=config.limit_eval,
     )
     budget = TrainBudget(
@@ -260,6 +271,8 @@ def _load_data(config: CompareConfig, input_chw: tuple[int, int, int]):
         lr=config.lr,
         seed=config.seed,
         precise_bn_batches=config.precise_bn_batches,
+        limit_val=config.limit_val,
+        channels_last=config.channels_last,
     )
     return budget, bundle
 
@@ -295,10 +308,11 @@ def _write_outputs(
     measured_title = f"Measured here: {budget.data if budget else config.data}, {input_text}"
     if budget:
         measured_title += f", {budget.epochs} epoch{'s' * (budget.epochs != 1)}, {rows[0].train_images} images"
-    draw_comparison_chart(
-        published, measured, files["comparison.png"], files["comparison.svg"],
-        measured_title=measured_title, measured_xlabel=f"MACs per image at {input_text} (log scale)",
-    )  # fmt: skip
+    with writing(files["comparison.png"]):
+        draw_comparison_chart(
+            published, measured, files["comparison.png"], files["comparison.svg"],
+            measured_title=measured_title, measured_xlabel=f"MACs per image at {input_text} (log scale)",
+        )  # fmt: skip
     meta = [
         ("dataset", str(budget.data if budget else config.data)),
         ("input (C×H×W)", input_text),
@@ -318,7 +332,8 @@ def _write_outputs(
         models=sections,
         column_notes=COLUMN_NOTES,
     )
-    atomic_write_text(files["report.html"], render_report(page))
+    with writing(files["report.html"]):
+        atomic_write_text(files["report.html"], render_report(page))
     return files
 
 
@@ -330,6 +345,8 @@ def _budget_text(budget: TrainBudget | None, rows: list[ComparisonRow]) -> str:
         f"batch {budget.batch_size}",
         f"{rows[0].train_images} training images" if rows and rows[0].train_images else "",
         f"val/test limited to {budget.limit_eval} images" if budget.limit_eval else "",
+        f"validation on {budget.limit_val} images" if budget.limit_val else "",
+        {None: "", True: "channels_last", False: "NCHW"}[budget.channels_last],
         f"optimizer {budget.optimizer}" if budget.optimizer else "trainer's default optimizer",
         f"lr {budget.lr}" if budget.lr else "",
         f"BatchNorm statistics recomputed over {budget.precise_bn_batches} batches" if budget.precise_bn_batches else "",
