@@ -109,8 +109,8 @@ class CompareResult:
     training: dict[str, TrainOutcome] = field(default_factory=dict)  # by model name, when trained
 
 
-def _input_chw(config: CompareConfig) -> tuple[int, int, int, int]:
-    """(num_classes, C, H, W) the models are built and measured for, from the data catalog (no image read)."""
+def _dataset_input(config: CompareConfig) -> tuple[int, tuple[int, int, int]]:
+    """(num_classes, (C, H, W)) the models are built and measured for, from the data catalog (no image read)."""
     from cnnlab.data.catalog import dataset_facts
 
     facts = dataset_facts(config.data)
@@ -120,7 +120,7 @@ def _input_chw(config: CompareConfig) -> tuple[int, int, int, int]:
         height, width = facts.image_size
     else:
         raise ConfigError(f"the images of {config.data} differ in size: pass --image-size (image_size=)")
-    return facts.num_classes, facts.in_chans, height, width
+    return facts.num_classes, (facts.in_chans, height, width)
 
 
 def _published_columns(name: str) -> dict:
@@ -171,8 +171,7 @@ def run_compare(specs: list[ModelSpec], config: CompareConfig, console: Console 
     """Measure every model, train it under one budget unless ``config.train`` is False, and report."""
     console = console or Console()
     started = time.perf_counter()
-    num_classes, *input_dims = _input_chw(config)
-    input_chw = (input_dims[0], input_dims[1], input_dims[2])
+    num_classes, input_chw = _dataset_input(config)
     in_chans = input_chw[0]
     out = prepare_folder(check_folder(config.out, "--out"), "--out")
 
