@@ -125,6 +125,10 @@ class Report:
     rows: list[Row]
     unsupported: dict[str, int]
     warnings: list[str] = field(default_factory=list)
+    train_macs: int = 0
+    train_macs_by_kind: dict[str, int] = field(default_factory=dict)
+    train_activation_bytes: int = 0
+    train_unsupported: dict[str, int] = field(default_factory=dict)
 
     # --- renderings ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -146,6 +150,8 @@ class Report:
             ("MACs by kind", ", ".join(f"{k} {v:,}" for k, v in self.macs_by_kind.items())),
             ("FLOPs by kind", ", ".join(f"{k} {v:,}" for k, v in self.ops_by_kind.items())),
             ("activations", f"{self.activation_bytes:,} bytes (peak live {self.peak_activation_bytes:,})"),
+            ("training step", f"{self.train_macs:,} MACs forward + backward "
+                              f"({self.train_macs / 1e9:.3f} G), {self.train_activation_bytes:,} bytes saved for backward"),
         ]
         if rf is not None:
             r_min = f" r_min={rf.size_min}" if rf.size_min != rf.size else ""
@@ -207,6 +213,13 @@ def build_report(model_name: str, input_size: tuple[int, ...], walk: Walk, param
                 note="; ".join(s.notes), rf_size_min=_axes(f, "r_min") if f else None,
             ))
     rf = ReceptiveField.of(*walk.last_field) if walk.last_field is not None else None
+    train_by_kind = dict(macs_by_kind)
+    saved: dict[object, int] = {}
+    for s in walk.steps:
+        for k, v in s.grad_macs.items():
+            train_by_kind[k] = train_by_kind.get(k, 0) + v
+        for key, size in s.saved:
+            saved[key] = max(saved.get(key, 0), size)
     ordered_macs = {k: macs_by_kind[k] for k in (*MAC_KINDS, *sorted(macs_by_kind)) if k in macs_by_kind}
     return Report(
         model=model_name, input_size=tuple(input_size), traced_with=walk.traced_with, params=params,
@@ -214,7 +227,9 @@ def build_report(model_name: str, input_size: tuple[int, ...], walk: Walk, param
         macs_by_kind=ordered_macs, ops_by_kind=dict(sorted(ops_by_kind.items(), key=lambda kv: -kv[1])),
         receptive_field=rf, activation_bytes=walk.activation_bytes,
         peak_activation_bytes=walk.peak_activation_bytes, rows=rows, unsupported=dict(walk.unsupported),
-        warnings=_summarise(walk.warnings),
+        warnings=_summarise(walk.warnings), train_macs=sum(train_by_kind.values()),
+        train_macs_by_kind={k: train_by_kind[k] for k in ordered_macs} | train_by_kind,
+        train_activation_bytes=sum(saved.values()), train_unsupported=dict(walk.train_unsupported),
     )
 
 

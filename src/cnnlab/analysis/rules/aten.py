@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from math import prod
 
-from cnnlab.analysis.rules.base import PASS, Call, Concat, Costs, Mixes, Permute, Rule
+from cnnlab.analysis.rules import saving
+from cnnlab.analysis.rules.base import PASS, Call, Concat, Costs, Mixes, Permute, Rule, Saved
 from cnnlab.analysis.rules.conventions import OPS_PER_ELEMENT
 from cnnlab.analysis.rules.geometry import (
     adaptive_field,
@@ -30,7 +31,8 @@ def _pass(call: Call) -> str:
 
 
 def _matmul(first: int) -> Rule:
-    return Rule("matmul", lambda call: ({"matmul": call.out.numel() * call.args[first].shape[-1]}, {}))
+    return Rule("matmul", lambda call: ({"matmul": call.out.numel() * call.args[first].shape[-1]}, {}),
+                saved=saving.operands(first))
 
 
 def _convolution_cost(call: Call) -> Costs:
@@ -67,7 +69,8 @@ def _pool(dilation: bool) -> Rule:
     def cost(call: Call) -> Costs:
         return {}, {"pool": prod(geometry(call)[0]) * call.out.numel()}
 
-    return Rule("pool", cost, lambda call: window_field(*geometry(call)))
+    return Rule("pool", cost, lambda call: window_field(*geometry(call)),
+                saved=saving.max_pool if dilation else saving.input_)
 
 
 def _upsample(mode: str, align_index: int | None, scales_from: int) -> Rule:
@@ -78,11 +81,12 @@ def _upsample(mode: str, align_index: int | None, scales_from: int) -> Rule:
         align = call.arg(align_index, "align_corners") if align_index is not None else False
         return interpolate_field(call.args[0], call.out, mode, scales, align)
 
-    return Rule("upsample", lambda call: upsample_cost(mode, call), field)
+    return Rule("upsample", lambda call: upsample_cost(mode, call), field, saved=saving.nothing)
 
 
 def _pad(mode: str) -> Rule:
-    return Rule("pad", field=lambda call: pad_field(tuple(call.args[1]), mode, call.args[0].dim()))
+    return Rule("pad", field=lambda call: pad_field(tuple(call.args[1]), mode, call.args[0].dim()),
+                saved=saving.nothing if mode == "constant" else saving.input_)
 
 
 def _slice_field(call: Call) -> object:
@@ -145,21 +149,24 @@ def _reduce_cost(call: Call) -> Costs:
     return {}, {"reduce": call.args[0].numel()}
 
 
-_ADD, _MUL = Rule("add", elementwise("add"), _pass), Rule("mul", elementwise("mul"), _pass)
-_ACT = Rule("act", elementwise("act"), _pass)
-_SHAPE = Rule("shape")
-_BATCH_NORM = Rule("norm", _norm_cost(1, "batchnorm", "batchnorm"), _pass)
+_ADD = Rule("add", elementwise("add"), _pass, saved=saving.nothing)
+_ACT = Rule("act", elementwise("act"), _pass, saved=saving.activation_input)
+_SHAPE = Rule("shape", saved=saving.nothing)
+_BATCH_NORM = Rule("norm", _norm_cost(1, "batchnorm", "batchnorm"), _pass, saved=saving.batch_norm)
 
 ATEN_RULES: dict[str, Rule] = {
     **dict.fromkeys(("add", "sub", "rsub", "neg"), _ADD),
-    **dict.fromkeys(("mul", "div"), _MUL),
-    **dict.fromkeys(("relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "hardtanh", "leaky_relu",
-                     "elu", "mish", "softplus", "exp", "sqrt", "rsqrt", "pow", "clamp", "clamp_min", "clamp_max",
-                     "abs", "log", "erf", "prelu", "_prelu_kernel"), _ACT),
-    **dict.fromkeys(("_softmax", "_log_softmax"), Rule("softmax", elementwise("softmax"), _mixes_dim(1))),
+    "mul": Rule("mul", elementwise("mul"), _pass, saved=saving.operands(0)),
+    "div": Rule("mul", elementwise("mul"), _pass, saved=saving.quotient),
+    **dict.fromkeys(("relu", "sigmoid", "tanh", "exp", "sqrt", "rsqrt"),
+                    Rule("act", elementwise("act"), _pass, saved=saving.output)),
+    **dict.fromkeys(("gelu", "silu", "hardswish", "hardsigmoid", "hardtanh", "leaky_relu", "elu", "mish", "softplus",
+                     "pow", "clamp", "clamp_min", "clamp_max", "abs", "log", "erf", "prelu", "_prelu_kernel"), _ACT),
+    **dict.fromkeys(("_softmax", "_log_softmax"),
+                    Rule("softmax", elementwise("softmax"), _mixes_dim(1), saved=saving.output)),
     **dict.fromkeys(("mm", "bmm"), _matmul(0)),
     **dict.fromkeys(("addmm", "baddbmm"), _matmul(1)),
-    "convolution": Rule("conv", _convolution_cost, _convolution_field),
+    "convolution": Rule("conv", _convolution_cost, _convolution_field, saved=saving.input_),
     **dict.fromkeys(("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
                      "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
                      "_scaled_dot_product_attention_math", "scaled_dot_product_attention"), Rule("attention", _sdpa_cost)),
@@ -169,7 +176,9 @@ ATEN_RULES: dict[str, Rule] = {
     **dict.fromkeys(("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_max_pool2d", "adaptive_max_pool3d",
                      "adaptive_max_pool1d"),
                     Rule("pool", lambda call: ({}, {"pool": call.args[0].numel()}),
-                         lambda call: adaptive_field(call.args[0], call.out))),
+                         lambda call: adaptive_field(call.args[0], call.out),
+                         saved=lambda call, needs: saving.max_pool(call, needs) if "max" in str(call.target)
+                         else Saved((0,)))),
     "upsample_nearest1d": _upsample("nearest", None, 2), "upsample_nearest2d": _upsample("nearest", None, 2),
     "upsample_nearest3d": _upsample("nearest", None, 2),
     "_upsample_nearest_exact1d": _upsample("nearest-exact", None, 2),
@@ -195,9 +204,12 @@ ATEN_RULES: dict[str, Rule] = {
                                               (-1, PixelShuffle(int(call.args[1])))]),
     "pixel_unshuffle": _dims_rule(lambda call: [(-2, Window(int(call.args[1]), int(call.args[1]))),
                                                 (-1, Window(int(call.args[1]), int(call.args[1])))]),
-    **dict.fromkeys(("mean", "sum", "amax", "var"), Rule("reduce", _reduce_cost)),
-    "native_layer_norm": Rule("norm", _norm_cost(2, "norm_affine", "norm_plain"), _layer_norm_field),
-    "native_group_norm": Rule("norm", _norm_cost(1, "norm_affine", "norm_plain"), _group_norm_field),
+    **dict.fromkeys(("mean", "sum"), Rule("reduce", _reduce_cost, saved=saving.nothing)),
+    **dict.fromkeys(("amax", "var"), Rule("reduce", _reduce_cost)),
+    "native_layer_norm": Rule("norm", _norm_cost(2, "norm_affine", "norm_plain"), _layer_norm_field,
+                              saved=lambda call, needs: saving.layer_norm(len(call.args[1]))(call, needs)),
+    "native_group_norm": Rule("norm", _norm_cost(1, "norm_affine", "norm_plain"), _group_norm_field,
+                              saved=lambda call, needs: saving.group_norm(int(call.args[6]))(call, needs)),
     **dict.fromkeys(("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
                      "_batch_norm_with_update", "_batch_norm_no_update", "batch_norm"), _BATCH_NORM),
     **dict.fromkeys((

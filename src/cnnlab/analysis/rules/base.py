@@ -11,8 +11,11 @@ A :class:`Rule` says, for one call of a module or a function on meta tensors (a 
   (no positions any more), :class:`Mixes`, :class:`Permute` or :class:`Concat`, or ``None`` to let the walker decide from the
   shapes (positions kept when the spatial sizes are kept, lost otherwise);
 - ``shape(call) -> tuple``: the output shape by formula, so the module's forward need not run (optional);
-- ``grad_macs(call, needs)``: the backward's MACs by kind given which inputs need a gradient (optional:
-  by default a ``conv``/``linear``/``matmul`` call costs its forward MACs once per operand that needs one);
+- ``grad_macs(call, needs)``: the backward's MACs by kind, given which tensor arguments need a gradient
+  (``needs``, one bool per tensor argument; a unit's own trainable weight counts as needing one). Default:
+  a ``conv`` or ``linear`` call costs its forward MACs for the input's gradient (when it needs one) and
+  again for the weight's, a ``matmul`` its forward MACs per operand that needs a gradient;
+- ``saved(call, needs) -> Saved``: the activations it keeps for the backward (training memory);
 - ``note``: a sentence shown on every row of the op.
 
 Like fvcore's ``set_op_handle``, :func:`register_module_rule` and :func:`register_function_rule` let a user
@@ -32,7 +35,7 @@ from cnnlab.arith.sampling import Sampling
 from cnnlab.errors import ConfigError
 
 __all__ = [
-    "Call", "Rule", "PASS", "END", "Mixes", "Permute", "Concat", "Costs", "register_module_rule", "register_function_rule", "module_rule", "has_rule_base",
+    "Call", "Rule", "Saved", "PASS", "END", "Mixes", "Permute", "Concat", "Costs", "register_module_rule", "register_function_rule", "module_rule", "has_rule_base",
     "function_rule", "method_rule", "check_costs", "check_field", "first_tensor",
 ]
 
@@ -112,6 +115,17 @@ class Call:
         return self.kwargs.get(name, default)
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What an op keeps for its backward in a training step: some of its tensor arguments (``inputs``, by
+    position among them), its ``output``, and new tensors (batch-norm statistics, max-pooling indices,
+    dropout masks) of ``extra_bytes`` in all. Parameters and buffers are not activations: not counted."""
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    extra_bytes: int = 0
+
+
 def _no_costs(call: Call) -> Costs:
     return {}, {}
 
@@ -125,12 +139,13 @@ class Rule:
     field: Callable[[Call], object] | None = None
     shape: Callable[[Call], tuple[int, ...] | None] | None = None
     grad_macs: Callable[[Call, tuple[bool, ...]], dict[str, int]] | None = None
+    saved: Callable[[Call, tuple[bool, ...]], Saved] | None = None
     note: str = ""  # said on every row of this op (e.g. that its field depends on the data)
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or not self.kind:
             raise ConfigError(f"Rule: kind must be a non-empty string, got {self.kind!r}")
-        for name in ("cost", "field", "shape", "grad_macs"):
+        for name in ("cost", "field", "shape", "grad_macs", "saved"):
             value = getattr(self, name)
             if value is not None and not callable(value):
                 raise ConfigError(f"Rule({self.kind!r}): {name} must be a function, got {value!r}")

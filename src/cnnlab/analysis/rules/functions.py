@@ -14,6 +14,7 @@ from math import prod
 import torch
 import torch.nn.functional as F
 
+from cnnlab.analysis.rules import saving
 from cnnlab.analysis.rules.base import (
     END,
     PASS,
@@ -23,6 +24,7 @@ from cnnlab.analysis.rules.base import (
     Mixes,
     Permute,
     Rule,
+    Saved,
     register_function_rule,
 )
 from cnnlab.analysis.rules.conventions import OPS_PER_ELEMENT
@@ -160,7 +162,11 @@ def _pool_rule(dilation_index: int | None, ceil_index: int) -> Rule:
         return window_shape(x, x.shape[-len(k) - 1], k, s, p, d, pool=True,
                             ceil_mode=bool(call.arg(ceil_index, "ceil_mode", False)))
 
-    return Rule("pool", cost, field, shape)
+    return Rule("pool", cost, field, shape, saved=saving.max_pool if dilation_index is not None else saving.input_)
+
+
+def _adaptive_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    return Saved() if all(int(v) == 1 for v in call.out.shape[2:]) else Saved((0,))
 
 
 def _adaptive_cost(call: Call) -> Costs:
@@ -184,7 +190,11 @@ def _interpolate_rule(align_corners: bool | None = None, mode: str | None = None
         factors = interpolate_factors(call.arg(2, "scale_factor"), recompute, call.out.dim() - 2)
         return interpolate_field(call.input, call.out, mode_of(call), factors, align)
 
-    return Rule("upsample", lambda call: upsample_cost(mode_of(call), call), field)
+    return Rule("upsample", lambda call: upsample_cost(mode_of(call), call), field, saved=saving.nothing)
+
+
+def _pad_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    return Saved((0,)) if call.arg(2, "mode", "constant") in ("reflect", "replicate") else Saved()
 
 
 def _pad_field(call: Call) -> object:
@@ -286,12 +296,12 @@ def _reduce_cost(call: Call) -> Costs:
     return ({}, {"reduce": x.numel()}) if isinstance(x, torch.Tensor) else ({}, {})
 
 
-def _norm_rule(affine_index: int, per_affine: str, per_plain: str, field) -> Rule:  # noqa: ANN001
+def _norm_rule(affine_index: int, per_affine: str, per_plain: str, field, saved) -> Rule:  # noqa: ANN001
     def cost(call: Call) -> Costs:
         affine = call.arg(affine_index, "weight") is not None
         return {}, {"norm": OPS_PER_ELEMENT[per_affine if affine else per_plain] * call.out.numel()}
 
-    return Rule("norm", cost, field)
+    return Rule("norm", cost, field, saved=saved)
 
 
 def _layer_norm_field(call: Call) -> object:
@@ -303,46 +313,57 @@ def _spatial_statistics(call: Call) -> object:
     return Mixes(tuple(range(2, call.input.dim())))
 
 
-_ADD = Rule("add", elementwise("add"), _pass, _broadcast_shape)
-_MUL = Rule("mul", elementwise("mul"), _pass, _broadcast_shape)
-_ACT = Rule("act", elementwise("act"), _pass)
-_SOFTMAX = Rule("softmax", elementwise("softmax"), _mixes(1, "dim"))
-_SHAPE = Rule("shape")  # no cost; the field follows the shapes
-_KEEP = Rule("shape", field=_pass)  # no cost; every position stays where it is
+_ADD = Rule("add", elementwise("add"), _pass, _broadcast_shape, saved=saving.nothing)
+_MUL = Rule("mul", elementwise("mul"), _pass, _broadcast_shape, saved=saving.operands(0))
+_DIV = Rule("mul", elementwise("mul"), _pass, _broadcast_shape, saved=saving.quotient)
+_ACT = Rule("act", elementwise("act"), _pass, saved=saving.activation_input)
+_OUTPUT_ACT = Rule("act", elementwise("act"), _pass, saved=saving.output)  # autograd keeps the result
+_SOFTMAX = Rule("softmax", elementwise("softmax"), _mixes(1, "dim"), saved=saving.output)
+_SHAPE = Rule("shape", saved=saving.nothing)  # no cost; the field follows the shapes
+_KEEP = Rule("shape", field=_pass, saved=saving.nothing)  # no cost; every position stays where it is
 
-_ACT_FUNCTIONS = (F.relu, F.relu_, torch.relu, torch.relu_, F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid,
-                  F.mish, F.sigmoid, torch.sigmoid, F.tanh, torch.tanh, F.leaky_relu, F.elu, F.selu, F.softplus,
-                  F.hardtanh, torch.exp, torch.sqrt, torch.rsqrt, torch.erf, torch.clamp, torch.abs, torch.log)
+_OUTPUT_ACT_FUNCTIONS = (F.relu, F.relu_, torch.relu, torch.relu_, F.sigmoid, torch.sigmoid, F.tanh, torch.tanh,
+                         torch.exp, torch.sqrt, torch.rsqrt)
+_ACT_FUNCTIONS = (F.relu6, F.gelu, F.silu, F.hardswish, F.hardsigmoid, F.mish, F.leaky_relu, F.elu, F.selu,
+                  F.softplus, F.hardtanh, torch.erf, torch.clamp, torch.abs, torch.log)
 
 FUNCTIONS: dict[object, Rule] = {
     **dict.fromkeys((operator.add, operator.iadd, operator.sub, operator.isub, operator.neg, torch.add, torch.sub,
                      torch.neg), _ADD),
-    **dict.fromkeys((operator.mul, operator.imul, operator.truediv, operator.itruediv, torch.mul, torch.div,
-                     torch.true_divide), _MUL),
+    **dict.fromkeys((operator.mul, operator.imul, torch.mul), _MUL),
+    **dict.fromkeys((operator.truediv, operator.itruediv, torch.div, torch.true_divide), _DIV),
+    **dict.fromkeys(_OUTPUT_ACT_FUNCTIONS, _OUTPUT_ACT),
     **dict.fromkeys(_ACT_FUNCTIONS, _ACT),
     **dict.fromkeys((F.softmax, torch.softmax, F.log_softmax), _SOFTMAX),
-    **dict.fromkeys((operator.matmul, torch.matmul, torch.mm, torch.bmm), Rule("matmul", _matmul_cost(0))),
-    **dict.fromkeys((torch.addmm, torch.baddbmm), Rule("matmul", _matmul_cost(1))),
+    **dict.fromkeys((operator.matmul, torch.matmul, torch.mm, torch.bmm),
+                    Rule("matmul", _matmul_cost(0), saved=saving.operands(0))),
+    **dict.fromkeys((torch.addmm, torch.baddbmm), Rule("matmul", _matmul_cost(1), saved=saving.operands(1))),
     torch.einsum: Rule("matmul", _einsum_cost),
-    F.linear: Rule("linear", _linear_cost, lambda call: Mixes((-1,), local=False)),
+    F.linear: Rule("linear", _linear_cost, lambda call: Mixes((-1,), local=False), saved=saving.input_),
     F.scaled_dot_product_attention: Rule("attention", _sdpa_cost),
-    **dict.fromkeys((F.conv1d, F.conv2d, F.conv3d), Rule("conv", _conv_cost, _conv_field, _conv_shape)),
+    **dict.fromkeys((F.conv1d, F.conv2d, F.conv3d),
+                    Rule("conv", _conv_cost, _conv_field, _conv_shape, saved=saving.input_)),
     **dict.fromkeys((F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d),
-                    Rule("conv", _transposed_cost, _transposed_field)),
+                    Rule("conv", _transposed_cost, _transposed_field, saved=saving.input_)),
     **dict.fromkeys((F.max_pool1d, F.max_pool2d, F.max_pool3d), _pool_rule(4, 5)),
     **dict.fromkeys((F.avg_pool1d, F.avg_pool2d, F.avg_pool3d), _pool_rule(None, 4)),
-    **dict.fromkeys((F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, F.adaptive_max_pool1d,
-                     F.adaptive_max_pool2d, F.adaptive_max_pool3d), Rule("pool", _adaptive_cost, _adaptive_field)),
+    **dict.fromkeys((F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d),
+                    Rule("pool", _adaptive_cost, _adaptive_field, saved=_adaptive_saved)),
+    **dict.fromkeys((F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d),
+                    Rule("pool", _adaptive_cost, _adaptive_field, saved=saving.max_pool)),
     **dict.fromkeys((F.interpolate, F.upsample), _interpolate_rule()),
     F.upsample_bilinear: _interpolate_rule(align_corners=True, mode="bilinear"),
     F.upsample_nearest: _interpolate_rule(mode="nearest"),
-    **dict.fromkeys((torch.mean, torch.sum, torch.amax, torch.var), Rule("reduce", _reduce_cost)),
-    F.layer_norm: _norm_rule(2, "norm_affine", "norm_plain", _layer_norm_field),
-    F.group_norm: _norm_rule(2, "norm_affine", "norm_plain", _spatial_statistics),
-    F.instance_norm: _norm_rule(3, "norm_affine", "norm_plain", _spatial_statistics),
-    F.batch_norm: _norm_rule(3, "batchnorm", "batchnorm", _pass),
+    **dict.fromkeys((torch.mean, torch.sum), Rule("reduce", _reduce_cost, saved=saving.nothing)),
+    **dict.fromkeys((torch.amax, torch.var), Rule("reduce", _reduce_cost)),
+    F.layer_norm: _norm_rule(2, "norm_affine", "norm_plain", _layer_norm_field,
+                             lambda call, needs: saving.layer_norm(len(call.arg(1, "normalized_shape")))(call, needs)),
+    F.group_norm: _norm_rule(2, "norm_affine", "norm_plain", _spatial_statistics,
+                             lambda call, needs: saving.group_norm(int(call.arg(1, "num_groups")))(call, needs)),
+    F.instance_norm: _norm_rule(3, "norm_affine", "norm_plain", _spatial_statistics, None),
+    F.batch_norm: _norm_rule(3, "batchnorm", "batchnorm", _pass, saving.batch_norm),
     F.normalize: Rule("norm", elementwise("norm", "norm_plain"), _mixes(2, "dim")),
-    F.pad: Rule("pad", field=_pad_field),
+    F.pad: Rule("pad", field=_pad_field, saved=_pad_saved),
     operator.getitem: Rule("shape", field=_getitem_field),
     torch.narrow: Rule("shape", field=_narrow_field),
     **dict.fromkeys((torch.cat, torch.concat), Rule("shape", field=_cat_field)),
@@ -355,8 +376,10 @@ FUNCTIONS: dict[object, Rule] = {
                     Rule("shape", field=lambda call: pixel_shuffle_field(int(call.arg(1, "upscale_factor"))))),
     **dict.fromkeys((F.pixel_unshuffle, torch.pixel_unshuffle),
                     Rule("shape", field=lambda call: pixel_unshuffle_field(int(call.arg(1, "downscale_factor"))))),
-    **dict.fromkeys((F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, torch.clone, torch.channel_shuffle,
-                     torch.masked_fill, torch.where), _KEEP),
+    F.dropout: Rule("dropout", field=_pass, saved=saving.dropout(per_channel=False)),
+    **dict.fromkeys((F.dropout1d, F.dropout2d, F.dropout3d), Rule("dropout", field=_pass,
+                                                                 saved=saving.dropout(per_channel=True))),
+    **dict.fromkeys((torch.clone, torch.channel_shuffle, torch.masked_fill, torch.where), _KEEP),
     **dict.fromkeys((torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze,
                      torch.chunk, torch.split, torch.select, torch.unbind, torch.t, torch.stack,
                      torch.zeros, torch.ones, torch.zeros_like, torch.ones_like, torch.full, torch.arange,
@@ -366,12 +389,14 @@ FUNCTIONS: dict[object, Rule] = {
 
 METHODS: dict[str, Rule] = {
     **dict.fromkeys(("add", "add_", "sub", "sub_", "neg", "__add__", "__sub__", "__radd__", "__rsub__"), _ADD),
-    **dict.fromkeys(("mul", "mul_", "div", "div_", "__mul__", "__truediv__", "__rmul__"), _MUL),
-    **dict.fromkeys(("relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "sqrt", "rsqrt", "clamp",
-                     "clamp_", "abs", "pow"), _ACT),
+    **dict.fromkeys(("mul", "mul_", "__mul__", "__rmul__"), _MUL),
+    **dict.fromkeys(("div", "div_", "__truediv__"), _DIV),
+    **dict.fromkeys(("relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "sqrt", "rsqrt"), _OUTPUT_ACT),
+    **dict.fromkeys(("clamp", "clamp_", "abs", "pow"), _ACT),
     **dict.fromkeys(("softmax", "log_softmax"), _SOFTMAX),
-    **dict.fromkeys(("matmul", "mm", "bmm", "__matmul__"), Rule("matmul", _matmul_cost(0))),
-    **dict.fromkeys(("mean", "sum", "amax", "var", "norm"), Rule("reduce", _reduce_cost)),
+    **dict.fromkeys(("matmul", "mm", "bmm", "__matmul__"), Rule("matmul", _matmul_cost(0), saved=saving.operands(0))),
+    **dict.fromkeys(("mean", "sum"), Rule("reduce", _reduce_cost, saved=saving.nothing)),
+    **dict.fromkeys(("amax", "var", "norm"), Rule("reduce", _reduce_cost)),
     "__getitem__": Rule("shape", field=_getitem_field),
     "narrow": Rule("shape", field=_narrow_field),
     "flip": Rule("shape", field=_flip_field),

@@ -11,7 +11,8 @@ from math import prod
 
 from torch import nn
 
-from cnnlab.analysis.rules.base import PASS, Call, Costs, Mixes, Rule, register_module_rule
+from cnnlab.analysis.rules import saving
+from cnnlab.analysis.rules.base import PASS, Call, Costs, Mixes, Rule, Saved, register_module_rule
 from cnnlab.analysis.rules.conventions import OPS_PER_ELEMENT
 from cnnlab.analysis.rules.geometry import (
     adaptive_field,
@@ -220,47 +221,86 @@ def _pixel_unshuffle_field(call: Call) -> object:
     return pixel_unshuffle_field(call.module.downscale_factor)
 
 
+def _norm_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    m = call.module
+    if isinstance(m, nn.LayerNorm):
+        shape = (m.normalized_shape,) if isinstance(m.normalized_shape, int) else tuple(m.normalized_shape)
+        return saving.layer_norm(len(shape))(call, needs)
+    if isinstance(m, nn.GroupNorm):
+        return saving.group_norm(m.num_groups)(call, needs)
+    if isinstance(m, nn.modules.instancenorm._InstanceNorm):  # batch norm over (1, N*C, ...)
+        return Saved((0,), extra_bytes=2 * call.input.shape[:-int(type(m).__name__[-2])].numel() * saving.STATS_BYTES)
+    return Saved((0,))
+
+
+def _dropout_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    return saving.dropout(per_channel=not isinstance(call.module, nn.Dropout))(call, needs)
+
+
+def _adaptive_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    """Average pooling to one value per channel is a mean (nothing kept); max pooling keeps indices."""
+    if isinstance(call.module, (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)):
+        return saving.max_pool(call, needs)
+    return Saved() if all(int(v) == 1 for v in call.out.shape[2:]) else Saved((0,))
+
+
+def _pool_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    max_pool = isinstance(call.module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d))
+    return saving.max_pool(call, needs) if max_pool else Saved((0,))
+
+
+def _pad_saved(call: Call, needs: tuple[bool, ...]) -> Saved:
+    name = type(call.module).__name__
+    return Saved((0,)) if "Reflection" in name or "Replication" in name else Saved()
+
+
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
           nn.LocalResponseNorm, nn.RMSNorm)
-_ACTS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-         nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.Softsign,
-         nn.Tanhshrink, nn.LogSigmoid, nn.Threshold, nn.Hardshrink, nn.Softshrink)
+_OUTPUT_ACTS = (nn.ReLU, nn.Sigmoid, nn.Tanh)  # autograd keeps the result of these
+_ACTS = (nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish,
+         nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.Softsign, nn.Tanhshrink, nn.LogSigmoid, nn.Threshold,
+         nn.Hardshrink, nn.Softshrink)
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 _PADS = (nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
          nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d, nn.ReplicationPad1d, nn.ReplicationPad2d,
          nn.ReplicationPad3d, nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d)
-_KEEP_POSITIONS = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-                   nn.FeatureAlphaDropout, nn.ChannelShuffle)
+_KEEP_POSITIONS = (nn.Identity, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.ChannelShuffle)
 
-_CONV = Rule("conv", _conv_cost, _conv_field, _conv_shape)
-_TRANSPOSED = Rule("conv", _transposed_cost, _transposed_field, _transposed_shape)
-_POOL = Rule("pool", _pool_cost, _pool_field, _pool_shape)
-_ADAPTIVE = Rule("pool", _adaptive_cost, _adaptive_field)
-_ELEMENTWISE_BN = Rule("norm", elementwise("norm", "batchnorm"), _pass, same_shape)
-_NORM = Rule("norm", _norm_cost, _norm_field, same_shape)
-_ACT = Rule("act", elementwise("act"), _pass, same_shape)
-_SOFTMAX = Rule("softmax", elementwise("softmax"), _softmax_field, same_shape)
-_SHAPE = Rule("shape", field=_pass, shape=same_shape)
-_RESHAPE = Rule("shape")
+_CONV = Rule("conv", _conv_cost, _conv_field, _conv_shape, saved=saving.input_)
+_TRANSPOSED = Rule("conv", _transposed_cost, _transposed_field, _transposed_shape, saved=saving.input_)
+_POOL = Rule("pool", _pool_cost, _pool_field, _pool_shape, saved=_pool_saved)
+_ADAPTIVE = Rule("pool", _adaptive_cost, _adaptive_field, saved=_adaptive_saved)
+_ELEMENTWISE_BN = Rule("norm", elementwise("norm", "batchnorm"), _pass, same_shape, saved=saving.batch_norm)
+_NORM = Rule("norm", _norm_cost, _norm_field, same_shape, saved=_norm_saved)
+_ACT = Rule("act", elementwise("act"), _pass, same_shape, saved=saving.activation_input)
+_OUTPUT_ACT = Rule("act", elementwise("act"), _pass, same_shape, saved=saving.output)
+_SOFTMAX = Rule("softmax", elementwise("softmax"), _softmax_field, same_shape, saved=saving.output)
+_SHAPE = Rule("shape", field=_pass, shape=same_shape, saved=saving.nothing)
+_RESHAPE = Rule("shape", saved=saving.nothing)
 
 _BUILT_IN: tuple[tuple[tuple[type, ...], Rule], ...] = (
     ((nn.Conv1d, nn.Conv2d, nn.Conv3d), _CONV),
     ((nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d), _TRANSPOSED),
-    ((nn.Linear,), Rule("linear", _linear_cost, lambda call: Mixes((-1,), local=False), _linear_shape)),
-    ((nn.Bilinear,), Rule("linear", _bilinear_cost)),
+    ((nn.Linear,), Rule("linear", _linear_cost, lambda call: Mixes((-1,), local=False), _linear_shape,
+                        saved=saving.input_)),
+    ((nn.Bilinear,), Rule("linear", _bilinear_cost, saved=lambda call, needs: Saved((0, 1)))),
     ((nn.MultiheadAttention,), Rule("attention", _mha_cost)),
     ((nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm), _ELEMENTWISE_BN),
     (_NORMS, _NORM),
+    (_OUTPUT_ACTS, _OUTPUT_ACT),
     (_ACTS, _ACT),
-    ((nn.GLU,), Rule("act", elementwise("act"))),
+    ((nn.GLU,), Rule("act", elementwise("act"), saved=saving.input_)),
     ((nn.Softmax, nn.LogSoftmax, nn.Softmax2d), _SOFTMAX),
     ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.LPPool1d,
       nn.LPPool2d, nn.LPPool3d), _POOL),
     ((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
       nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d), _ADAPTIVE),
-    ((nn.Upsample,), Rule("upsample", lambda call: upsample_cost(call.module.mode, call), _upsample_field)),
-    (_PADS, Rule("pad", field=_pad_field)),
-    ((nn.PixelShuffle,), Rule("shape", field=_pixel_shuffle_field)),
-    ((nn.PixelUnshuffle,), Rule("shape", field=_pixel_unshuffle_field)),
+    ((nn.Upsample,), Rule("upsample", lambda call: upsample_cost(call.module.mode, call), _upsample_field,
+                          saved=saving.nothing)),
+    (_PADS, Rule("pad", field=_pad_field, saved=_pad_saved)),
+    ((nn.PixelShuffle,), Rule("shape", field=_pixel_shuffle_field, saved=saving.nothing)),
+    ((nn.PixelUnshuffle,), Rule("shape", field=_pixel_unshuffle_field, saved=saving.nothing)),
+    (_DROPOUTS, Rule("dropout", field=_pass, shape=same_shape, saved=_dropout_saved)),
     (_KEEP_POSITIONS, _SHAPE),
     ((nn.Flatten, nn.Unflatten, nn.Embedding), _RESHAPE),
 )

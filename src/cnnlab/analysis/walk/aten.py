@@ -20,6 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from cnnlab.analysis.rules.aten import aten_rule
 from cnnlab.analysis.rules.base import Call, Rule, check_costs, check_field, function_rule
 from cnnlab.analysis.walk.field import SpatialField, propagate
+from cnnlab.analysis.walk.training import grad_macs, saved_entries
 
 __all__ = ["AtenWalk", "OpRecord"]
 
@@ -37,16 +38,28 @@ class AtenWalk(TorchDispatchMode):
         self.ops: Counter[str] = Counter()
         self.unsupported: Counter[str] = Counter()
         self.notes: list[str] = []
+        self.grad_macs: Counter[str] = Counter()
+        self.saved: list[tuple[object, int]] = []
+        self.train_unsupported: Counter[str] = Counter()
         self.fields: dict[int, tuple[SpatialField | None, bool]] = {}
+        self.grads: dict[int, tuple[bool, object]] = {}  # id -> (needs a gradient, storage key)
         self._keep: list[object] = []  # keeps every tracked tensor alive, so no id is reused
 
-    def track(self, t: object, field: SpatialField | None, depends: bool) -> None:
+    def track(self, t: object, field: SpatialField | None, depends: bool, needs: bool = False,
+              key: object = None) -> None:
         if isinstance(t, Tensor):
             self.fields[id(t)] = (field, depends)
+            self.grads[id(t)] = (needs, key if key is not None else object())
             self._keep.append(t)
 
     def field_of(self, t: object) -> tuple[SpatialField | None, bool]:
         return self.fields.get(id(t), (None, False)) if isinstance(t, Tensor) else (None, False)
+
+    def grad_of(self, t: Tensor) -> tuple[bool, object]:
+        """(needs a gradient, storage key); an untracked parameter or buffer has no key (not an activation)."""
+        if id(t) in self.grads:
+            return self.grads[id(t)]
+        return t.requires_grad, None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
@@ -76,17 +89,29 @@ class AtenWalk(TorchDispatchMode):
         depends = any(d for _, _, d in inputs)
         field, notes = propagate(spec, inputs, call.out) if depends else (None, [])
         self.notes.extend(notes)
+        grads = [self.grad_of(t) for t in tensors]
+        needs = tuple(n for n, _ in grads)
+        aliased = func._schema.returns and func._schema.returns[0].alias_info is not None and grads
+        out_key = grads[0][1] if aliased else object()
+        if any(needs) and rule is not None:
+            self.grad_macs.update(grad_macs(rule, call, macs, needs))
+            entries = saved_entries(rule, call, needs, tensors, [k for _, k in grads], out_key)
+            if entries is None:
+                self.train_unsupported[f"aten.{name}"] += 1
+            else:
+                self.saved.extend(entries)
         for o in pytree.tree_leaves(out):
-            self.track(o, field if o is call.out else None, depends)
+            self.track(o, field if o is call.out else None, depends, any(needs), out_key if o is call.out else None)
         if self.on_op is not None and (macs or ops or rule is None or field is not None):
             self.on_op(name, rule, macs, ops, field, notes, out)
 
 
 def run_under(walk: AtenWalk, inputs: list[tuple[Tensor, SpatialField | None, bool]],
-              run: Callable[[], object]) -> object:
-    """Run ``run()`` under ``walk`` with the input tensors' fields registered."""
-    for t, field, depends in inputs:
-        walk.track(t, field, depends)
+              run: Callable[[], object], grads: list[tuple[bool, object]] | None = None) -> object:
+    """Run ``run()`` under ``walk`` with the input tensors' fields (and gradient needs, storage keys) registered."""
+    for i, (t, field, depends) in enumerate(inputs):
+        needs, key = grads[i] if grads is not None else (False, None)
+        walk.track(t, field, depends, needs, key)
     with torch.no_grad(), walk:
         return run()
 

@@ -19,6 +19,7 @@ from cnnlab.analysis.rules.base import Call, Rule, check_costs, check_field, fir
 from cnnlab.analysis.walk.aten import AtenWalk, run_under
 from cnnlab.analysis.walk.field import SpatialField, propagate
 from cnnlab.analysis.walk.steps import Step, Walk, tensor_bytes
+from cnnlab.analysis.walk.training import grad_macs, saved_entries, weight_needs_grad
 from cnnlab.errors import ConfigError
 
 __all__ = ["Core", "check_input", "describe_shapes"]
@@ -70,36 +71,56 @@ class Core:
         return total
 
     def call(self, path: str, type_name: str, rule: Rule | None, call: Call, inputs: list[Input],
-             run: Callable[[], object], row: bool = True,
-             formula: bool = True) -> tuple[object, SpatialField | None, Step]:
+             run: Callable[[], object], row: bool = True, formula: bool = True,
+             grads: list[tuple[bool, object]] | None = None, out_key: object = None,
+             sizes: list[int] | None = None) -> tuple[object, SpatialField | None, Step]:
         """Run one call, apply its rule (or walk it at aten level), record its step; returns the output,
-        its field and the step. ``formula=False``: ``run`` returns an output computed already (hooks)."""
+        its field and the step. ``formula=False``: ``run`` returns an output computed already (hooks).
+        ``grads``: per tensor input, whether it needs a gradient and its storage key; ``out_key`` the output's
+        (for the training cost: backward MACs and saved activations, ``Step.grad_macs`` / ``Step.saved``);
+        ``sizes`` the bytes of each input's whole storage."""
+        grads = grads if grads is not None else [(False, None)] * len(inputs)
+        needs = tuple(n for n, _ in grads)
         out = self._by_formula(rule, call) if formula else None
         aten = None
         if out is None:
             if rule is None:
                 aten = AtenWalk(path)
-                out = run_under(aten, inputs, run)
+                out = run_under(aten, inputs, run, grads)
             else:
                 with torch.no_grad():
                     out = run()
         call = replace(call, output=out)
         t = first_tensor(out)
+        back: dict[str, int] = {}
+        saved: list[tuple[object, int]] | None = []
         if aten is not None:
             macs, ops, notes = dict(aten.macs), dict(aten.ops), list(dict.fromkeys(aten.notes))
             field = aten.field_of(t)[0] if t is not None else None
             kind = "other"
             for name, count in aten.unsupported.items():
                 self.walk.unsupported[f"{type_name}:{name}"] += count
+            self.walk.train_unsupported.update(aten.train_unsupported)
             if not macs and not ops and not aten.unsupported and call.module is None:
                 row = False
+            inner = aten.grad_of(t)[1] if t is not None else None  # the output's storage seen from inside
+            back = dict(aten.grad_macs)
+            saved = [(out_key if key is inner else key, size) for key, size in aten.saved]
         else:
             macs, ops = check_costs(rule, path, rule.cost(call))
             spec = check_field(rule, path, rule.field(call)) if rule.field is not None and t is not None else None
             field, notes = propagate(spec, inputs, t)
             notes = [rule.note, *notes] if rule.note else notes
             kind = rule.kind
+            if any(needs) or weight_needs_grad(call.module):
+                back = grad_macs(rule, call, macs, needs)
+                saved = saved_entries(rule, call, needs, [x for x, _, _ in inputs], [k for _, k in grads], out_key,
+                                      sizes)
+                if saved is None:
+                    self.walk.train_unsupported[type_name] += 1
         step = self.record(path, type_name, kind, out, self.new_params(call.module), macs, ops, field, notes, row)
+        step.grad_macs, step.saved = back, saved or []
+        step.needs_grad = any(needs) or weight_needs_grad(call.module) or bool(aten and any(aten.grad_macs))
         return out, field, step
 
     def record(self, path: str, type_name: str, kind: str, out: object, params: int, macs: dict, ops: dict,
@@ -111,8 +132,7 @@ class Core:
                     row=row or bool(params or macs or ops), notes=notes)
         for note in notes:
             self.walk.warnings.append(f"{path}: {note}")
-        if step.row:
-            self.walk.steps.append(step)
+        self.walk.steps.append(step)  # every step counts in the totals; rows are the ones with step.row
         if field is not None:
             self.walk.last_field = (field, path)
         return step

@@ -73,7 +73,9 @@ class _FxWalker:
         self.env: dict[fx.Node, object] = {}
         self.fields: dict[fx.Node, object] = {}
         self.depends: dict[fx.Node, bool] = {}
-        self.storage: dict[fx.Node, fx.Node] = {}  # node -> node that allocated its memory
+        self.needs: dict[fx.Node, bool] = {}  # whether the value needs a gradient in a training step
+        self.storage: dict[fx.Node, fx.Node] = {}  # node -> node that allocated its memory (inference)
+        self.train_storage: dict[fx.Node, fx.Node] = {}  # the same in a training step (dropout copies)
         self.order: dict[fx.Node, int] = {}
 
     # --- values -------------------------------------------------------------------------------
@@ -109,14 +111,19 @@ class _FxWalker:
         self._reported_field()
         return self.core.walk
 
-    def _inputs(self, node: fx.Node) -> list:
-        """(tensor, field, depends on the image) of each tensor input of ``node``, in argument order."""
-        out = []
+    def _inputs(self, node: fx.Node) -> tuple[list, list, list]:
+        """(tensor, field, depends on the image) of each tensor input of ``node``, in argument order;
+        (needs a gradient, storage key) of each, parameters and buffers with no key (not activations); and
+        the bytes of each one's storage."""
+        inputs, grads, sizes = [], [], []
         for n in node.all_input_nodes:
             value = first_tensor(self.env.get(n))
             if value is not None:
-                out.append((value, self.fields.get(n), self.depends.get(n, False)))
-        return out
+                inputs.append((value, self.fields.get(n), self.depends.get(n, False)))
+                owner = self.train_storage.get(n, self.storage.get(n))
+                grads.append((self.needs.get(n, False), None if owner is None or owner.op == "get_attr" else owner))
+                sizes.append(tensor_bytes(first_tensor(self.env.get(owner))) if owner is not None else 0)
+        return inputs, grads, sizes
 
     def _visit(self, node: fx.Node) -> None:
         if node.op == "output":
@@ -127,6 +134,7 @@ class _FxWalker:
             self.env[node], self.storage[node] = value, node
             image = node.op == "placeholder" and isinstance(value, Tensor) and value.is_floating_point()
             self.depends[node] = image
+            self.needs[node] = isinstance(value, Tensor) and value.requires_grad
             self.fields[node] = input_field(value) if image else None
             return
         args = fx.node.map_arg(node.args, self.env.__getitem__)
@@ -153,10 +161,16 @@ class _FxWalker:
                 raise ConfigError(f"layer {path!r} ({type(module).__name__}) cannot run on input shape "
                                   f"{describe_shapes(args)}: {exc}") from None
 
-        out, field, step = self.core.call(path, type(module).__name__, rule, call, self._inputs(node), run)
-        self._check_not_empty(path, type(module).__name__, first_tensor(args), out)
         inplace = bool(getattr(module, "inplace", False))
-        self._set(node, out, field, alias=inplace or (rule is not None and rule.kind == "shape"), step=step)
+        kind = rule.kind if rule is not None else None
+        key = self._own(node, alias=inplace or kind in ("shape", "dropout"))  # inference: dropout is the identity
+        inputs, grads, sizes = self._inputs(node)
+        if kind == "dropout":  # training: a new tensor
+            key = self.train_storage[node] = node
+        out, field, step = self.core.call(path, type(module).__name__, rule, call, inputs, run, grads=grads,
+                                          out_key=key, sizes=sizes)
+        self._check_not_empty(path, type(module).__name__, first_tensor(args), out)
+        self._set(node, out, field, step)
 
     def _visit_function(self, node: fx.Node, args: tuple, kwargs: dict) -> None:
         name = _target_name(node)
@@ -168,6 +182,8 @@ class _FxWalker:
             rule = method_rule(name)
             view = name in function_rules.VIEW_METHODS
             inplace = name.endswith("_")
+        if name in ("contiguous", "reshape", "flatten") and not getattr(first_tensor(args), "is_contiguous", bool)():
+            view = False  # a non-contiguous tensor is copied
         call = Call(node.target, args, kwargs)
 
         def run() -> object:
@@ -179,9 +195,14 @@ class _FxWalker:
                 raise WalkFailed(f"{node.format_node()} failed on meta tensors ({describe_shapes(args)}): "
                                  f"{exc}") from exc
 
-        quiet = rule is not None and rule.kind in ("shape", "pad")  # moves data only: no row of its own
-        out, field, step = self.core.call(_label(node), name, rule, call, self._inputs(node), run, row=not quiet)
-        self._set(node, out, field, alias=view or inplace or bool(kwargs.get("inplace", False)), step=step)
+        quiet = rule is not None and rule.kind in ("shape", "pad", "dropout")  # moves data only: no row
+        key = self._own(node, alias=view or inplace or bool(kwargs.get("inplace", False)))
+        if rule is not None and rule.kind == "dropout":
+            key = self.train_storage[node] = node
+        inputs, grads, sizes = self._inputs(node)
+        out, field, step = self.core.call(_label(node), name, rule, call, inputs, run, row=not quiet, grads=grads,
+                                          out_key=key, sizes=sizes)
+        self._set(node, out, field, step)
 
     @staticmethod
     def _check_not_empty(path: str, type_name: str, x: Tensor | None, out: object) -> None:
@@ -190,11 +211,18 @@ class _FxWalker:
             raise ConfigError(f"layer {path!r} ({type_name}): input shape {tuple(x.shape)} gives output shape "
                               f"{tuple(t.shape)}: a feature map reached 0, the input is too small for this network")
 
-    def _set(self, node: fx.Node, out: object, field: object, alias: bool, step: object) -> None:
-        self.env[node], self.fields[node] = out, field
+    def _own(self, node: fx.Node, alias: bool) -> fx.Node:
+        """The node that owns ``node``'s memory: its first tensor input's owner for a view or in-place op."""
         ins = [n for n in node.all_input_nodes if isinstance(self.env.get(n), (Tensor, tuple, list))]
         self.storage[node] = self.storage[ins[0]] if alias and ins else node
-        if alias and step is not None:
+        if alias and ins and ins[0] in self.train_storage:
+            self.train_storage[node] = self.train_storage[ins[0]]
+        return self.train_storage.get(node, self.storage[node])
+
+    def _set(self, node: fx.Node, out: object, field: object, step: object) -> None:
+        self.env[node], self.fields[node] = out, field
+        self.needs[node] = step.needs_grad
+        if self.storage[node] is not node:
             step.out_bytes = 0
 
     # --- the reported field and memory --------------------------------------------------------

@@ -44,7 +44,7 @@ def _run(probe: nn.Module, args: tuple, kwargs: dict, reason: str) -> Walk:
     for t in pytree.tree_leaves((args, kwargs)):
         if isinstance(t, Tensor):
             image = t.is_floating_point()
-            aten.track(t, input_field(t) if image else None, image)
+            aten.track(t, input_field(t) if image else None, image, t.requires_grad)
     handles = []
 
     def enter_unit(m: nn.Module, args: tuple) -> None:
@@ -54,12 +54,17 @@ def _run(probe: nn.Module, args: tuple, kwargs: dict, reason: str) -> Walk:
         def fn(m: nn.Module, args: tuple, out: object) -> None:
             aten.depth -= 1
             check_input(path, m, first_tensor(args))
-            inputs = [(t, *aten.field_of(t)) for t in pytree.tree_leaves(args) if isinstance(t, Tensor)]
-            _, field, _ = core.call(path, type(m).__name__, module_rule(type(m)), Call(type(m), args, {}, module=m),
-                                    inputs, lambda: out, formula=False)
+            tensors = [t for t in pytree.tree_leaves(args) if isinstance(t, Tensor)]
+            inputs = [(t, *aten.field_of(t)) for t in tensors]
+            grads = [aten.grad_of(t) for t in tensors]
+            key = grads[0][1] if getattr(m, "inplace", False) and grads else object()
+            _, field, step = core.call(path, type(m).__name__, module_rule(type(m)),
+                                       Call(type(m), args, {}, module=m), inputs, lambda: out, formula=False,
+                                       grads=grads, out_key=key)
             depends = any(d for _, _, d in inputs)
             for o in pytree.tree_leaves(out):
-                aten.track(o, field if o is first_tensor(out) else None, depends)
+                first = o is first_tensor(out)
+                aten.track(o, field if first else None, depends, step.needs_grad, key if first else None)
         return fn
 
     def push(path: str):  # noqa: ANN202
@@ -81,8 +86,12 @@ def _run(probe: nn.Module, args: tuple, kwargs: dict, reason: str) -> Walk:
     finally:
         for h in handles:
             h.remove()
+    if aten.grad_macs or aten.saved:  # the training cost of the ops between units, in one step
+        step = core.record("(ops between units)", "aten", "other", None, 0, {}, {}, None, [], row=False)
+        step.grad_macs, step.saved = dict(aten.grad_macs), list(aten.saved)
     walk = core.walk
     walk.unsupported.update(aten.unsupported)
+    walk.train_unsupported.update(aten.train_unsupported)
     walk.warnings.extend(sorted(set(aten.notes)))
     walk.activation_bytes = sum(s.out_bytes for s in walk.steps)
     walk.peak_activation_bytes = max((s.out_bytes for s in walk.steps), default=0) + sum(

@@ -28,7 +28,8 @@ class Step:
     row: bool = True
     notes: list[str] = field(default_factory=list)
     grad_macs: dict[str, int] = field(default_factory=dict)  # backward MACs by kind (training cost)
-    saved_bytes: int = 0  # activations this op saves for its backward (training memory)
+    saved: list[tuple[object, int]] = field(default_factory=list)  # (storage, bytes) kept for the backward
+    needs_grad: bool = False  # whether the output needs a gradient in a training step
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Walk:
     activation_bytes: int = 0
     peak_activation_bytes: int = 0
     last_field: tuple[SpatialField, str] | None = None  # field of the last map with spatial extent, its path
+    train_unsupported: Counter[str] = field(default_factory=Counter)  # ops whose saved tensors are unknown
 
 
 def tensor_bytes(value: object) -> int:
