@@ -27,7 +27,7 @@ def resolve_model(model_or_name: nn.Module | str, **model_kwargs: Any) -> nn.Mod
 
 
 def stage_table(
-    model_or_name: nn.Module | str, input_size: object = (1, 3, 224, 224), **model_kwargs: Any
+    model_or_name: nn.Module | str, input_size: object = None, **model_kwargs: Any
 ) -> str:
     """The paper-style stage table (e.g. ResNet Table 1) of a module or a registered model name."""
     from cnnlab.analysis import stage_table as module_stage_table

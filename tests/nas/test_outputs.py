@@ -58,11 +58,10 @@ def test_randwire_best_json_builds_the_searched_child(tmp_path):
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
-@pytest.mark.xfail(strict=True, reason="needs cnnlab.nas.models.randwire_tiny/_small to read a genotype path "
-                                       "(read_genotype_json) like nasnet does")
 def test_randwire_best_json_path_is_accepted_by_create_model(tmp_path):
     result = _toy(tmp_path, space="randwire")
-    cnnlab.create_model("randwire_tiny", genotype=str(result.best_path), num_classes=10, in_chans=1)
+    net = cnnlab.create_model("randwire_tiny", genotype=str(result.best_path), num_classes=10, in_chans=1)
+    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
 def test_report_of_a_missing_folder_creates_nothing(tmp_path):

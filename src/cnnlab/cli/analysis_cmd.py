@@ -74,7 +74,8 @@ def show(name: str = typer.Argument(..., help="registered name, path/file.py:Cla
 
 
 def table(name: str = typer.Argument(..., help="registered name or path/file.py:Class"),
-          input: str = typer.Option("1x3x224x224", "--input", help="input shape NxCxHxW")) -> None:
+          input: str = typer.Option(None, "--input",
+                                    help="input shape NxCxHxW (default 1xCx224x224, C = the model's in_chans)")) -> None:
     """Print the paper-style stage table (ResNet paper Table 1 column) of a network."""
     from cnnlab.analysis import stage_table
 

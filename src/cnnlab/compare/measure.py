@@ -8,6 +8,7 @@ from torch import nn
 
 from cnnlab.arith.checks import require_non_negative, require_positive
 from cnnlab.compare.latency import measure_latency, measure_peak_forward_bytes
+from cnnlab.errors import ConfigError
 from cnnlab.timing import require_threads
 
 __all__ = ["ComputeMeasurement", "LatencySettings", "measure_compute", "stage_table_of"]
@@ -86,5 +87,5 @@ def stage_table_of(model: nn.Module, input_chw: tuple[int, int, int]) -> object:
 
     try:
         return stage_table(model, input_size=(1, *input_chw))
-    except Exception as exc:  # noqa: BLE001 - reported in the page, not swallowed
-        return f"stage table unavailable for {type(model).__name__}: {type(exc).__name__}: {exc}"
+    except ConfigError as exc:
+        return f"No stage table for {type(model).__name__}: {exc}"

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cnnlab.nas.genotype import read_genotype_json
 from cnnlab.nas.nasnet import NASNetwork
 from cnnlab.nas.randwire import RandWireNet
 from cnnlab.nets.paper_table import convs, kernel, table_row
@@ -57,16 +58,18 @@ def nasnet_paper_table(model: NASNetwork) -> dict:
 
 
 @register_model(family="nas", paper="Xie et al. 2019, Randomly Wired Networks, small regime")
-def randwire_small(genotype: dict[str, Any] | None = None, num_classes: int = 1000, in_chans: int = 3,
+def randwire_small(genotype: Genotype = None, num_classes: int = 1000, in_chans: int = 3,
                    C: int = 78, nodes: int = 32, drop_rate: float = 0.0) -> RandWireNet:
     """RandWire-WS small regime (Xie et al. 2019, Tables 1-2: N=32, C=78, ~5.6M params)."""
-    return RandWireNet(genotype or {**WS_BEST, "nodes": nodes}, num_classes=num_classes, in_chans=in_chans,
+    return RandWireNet({**WS_BEST, "nodes": nodes} if genotype is None else read_genotype_json(genotype),
+                       num_classes=num_classes, in_chans=in_chans,
                        C=C, stem_strides=(2, 2), head_channels=1280, drop_rate=drop_rate)
 
 
 @register_model(family="nas", paper="Xie et al. 2019, Randomly Wired Networks, CPU-size config")
-def randwire_tiny(genotype: dict[str, Any] | None = None, num_classes: int = 10, in_chans: int = 1,
+def randwire_tiny(genotype: Genotype = None, num_classes: int = 10, in_chans: int = 1,
                   C: int = 8, nodes: int = 8, drop_rate: float = 0.0) -> RandWireNet:
     """RandWire-WS for small grey images on a CPU: stride-1 stem, 8 nodes per stage, C=8."""
-    return RandWireNet(genotype or {**WS_BEST, "nodes": nodes}, num_classes=num_classes, in_chans=in_chans,
+    return RandWireNet({**WS_BEST, "nodes": nodes} if genotype is None else read_genotype_json(genotype),
+                       num_classes=num_classes, in_chans=in_chans,
                        C=C, stem_strides=(1, 1), head_channels=64, drop_rate=drop_rate)
