@@ -11,7 +11,7 @@ that no path from a pixel to a unit can cancel another and every path shows in t
   and depthwise convolutions a window sum with equal weights (same support; torch's float64 grouped
   kernels are a slow per-group loop); these are caught as *functions* (``F.relu``, ``x.relu_()``, ``F.max_pool2d`` ...) by a
   :class:`torch.overrides.TorchFunctionMode`, so module and functional code alike are covered;
-- global context (a pooling or reduction that collapses the spatial extent to 1, as in
+- global context (an adaptive pooling or a reduction that collapses the spatial extent to 1, as in
   squeeze-excitation) is detached (and set to 1, so gates stay of order 1): the gradient shows the
   local convolutional field, the one the analytic field reports (it notes global context separately).
 
@@ -74,13 +74,13 @@ _ADAPTIVE_MAX = {F.adaptive_max_pool1d: F.adaptive_avg_pool1d, F.adaptive_max_po
 _WITH_INDICES = _ops(F, "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices",
                      "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
                      "adaptive_max_pool3d_with_indices", "fractional_max_pool2d", "fractional_max_pool3d")
-# poolings and reductions whose output is detached when it has lost the spatial extent (global context)
+# ops whose extent adapts to the map: detached when the spatial extent is gone (global context); a pool
+# with a fixed window stays local even where its output happens to be 1 x 1
 _REDUCTIONS = (
-    set(_MAX_POOL) | set(_ADAPTIVE_MAX)
-    | _ops(F, "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "avg_pool1d", "avg_pool2d",
-           "avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d")
+    set(_ADAPTIVE_MAX)
+    | _ops(F, "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")
     | _ops(torch, "mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp", "norm", "nansum",
-           "nanmean", "median", "avg_pool1d", "adaptive_avg_pool1d")
+           "nanmean", "median", "adaptive_avg_pool1d")
     | _ops(torch.Tensor, "mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp", "norm",
            "nansum", "nanmean", "median")
     | {torch.linalg.vector_norm}
