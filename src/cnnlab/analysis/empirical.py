@@ -20,7 +20,11 @@ exactly when a path joins it to the unit. Every unit of a window is measured in 
 the input is replicated along the batch and unit ``k`` is back-propagated from batch element ``k``.
 Luo et al. 2016 ("Understanding the Effective Receptive Field in Deep CNNs") measure the field by
 the same input gradient; Araujo et al. 2019 (Distill, "Computing Receptive Fields of CNNs") derive
-the analytic one it is held against. Other buffers (masks, constants) are kept as they are.
+the analytic one it is held against. Other buffers (masks, constants) are kept as they are, and so
+are forward hooks (the copy runs them: they may be part of the forward, as timm's feature hooks are).
+Not linearised: custom autograd functions, ``torch.where`` activations, attention (a matmul over the
+positions is a real global field); arg-max indices (``return_indices``, fractional max pooling) are
+refused with a ConfigError.
 """
 
 from __future__ import annotations
