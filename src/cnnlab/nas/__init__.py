@@ -17,6 +17,8 @@ _LAZY: dict[str, str] = {
     "Cell": "cnnlab.nas.cells",
     "NASNetwork": "cnnlab.nas.nasnet",
     "RandWireNet": "cnnlab.nas.randwire",
+    "NB201Network": "cnnlab.nas.nb201",
+    "NB201Table": "cnnlab.nas.nb201_table",
     "validate_genotype": "cnnlab.nas.genotype",
     "load_genotype": "cnnlab.nas.genotype",
     "save_genotype": "cnnlab.nas.genotype",

@@ -1,6 +1,7 @@
 """NAS networks in the model zoo: ``nasnet`` (any genotype; NASNet-A's cells by default),
-``randwire_small`` (Xie et al. 2019, Table 1 small regime: WS(4, 0.75), N=32, C=78) and
-``randwire_tiny`` (the same design sized for 8x8 … 28x28 grey images on a CPU)."""
+``randwire_small`` (Xie et al. 2019, Table 1 small regime: WS(4, 0.75), N=32, C=78),
+``randwire_tiny`` (the same design sized for 8x8 … 28x28 grey images on a CPU) and ``nb201``
+(the NAS-Bench-201 network of any of its 15,625 cells; the CIFAR-10 optimum of its table by default)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from typing import Any
 
 from cnnlab.nas.genotype import read_genotype_json
 from cnnlab.nas.nasnet import NASNetwork
+from cnnlab.nas.nb201 import NB201Network, nb201_paper_table
 from cnnlab.nas.randwire import RandWireNet
 from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.nets.registry import register_model
 
-__all__ = ["NASNET_A", "WS_BEST", "nasnet", "nasnet_paper_table", "randwire_small", "randwire_tiny"]
+__all__ = ["NASNET_A", "WS_BEST", "NB201_C10_BEST", "nasnet", "nasnet_paper_table", "randwire_small",
+           "randwire_tiny", "nb201"]
 
 # NASNet-A normal and reduction cells (Zoph et al. 2018, Fig. 4); input 0 = h_{i-1}, 1 = h_i.
 NASNET_A = Path(__file__).with_name("nasnet_a.json")
 WS_BEST = {"space": "randwire", "graph": "WS", "K": 4, "P": 0.75, "seed": 0}  # Xie et al., Sec. 4.1
+
+# the CIFAR-10 optimum of the NAS-Bench-201 table (index 6111, 94.37 %; README of the table)
+NB201_C10_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
 Genotype = dict[str, Any] | str | os.PathLike[str] | None
 
@@ -73,3 +79,15 @@ def randwire_tiny(genotype: Genotype = None, num_classes: int = 10, in_chans: in
     return RandWireNet({**WS_BEST, "nodes": nodes} if genotype is None else read_genotype_json(genotype),
                        num_classes=num_classes, in_chans=in_chans,
                        C=C, stem_strides=(1, 1), head_channels=64, drop_rate=drop_rate)
+
+
+@register_model(family="nas", paper="Dong & Yang 2020, NAS-Bench-201 (Fig. 1, the benchmark's infer.tiny network)")
+def nb201(arch: str | int | None = None, genotype: Genotype = None, num_classes: int = 10, in_chans: int = 3,
+          C: int = 16, N: int = 5) -> NB201Network:
+    """The NAS-Bench-201 network of a cell: ``arch`` an arch string or a benchmark index, or ``genotype``
+    ``{"space": "nb201", "arch": ...}`` (dict, JSON file or string); the CIFAR-10 optimum by default."""
+    if arch is None and genotype is None:
+        arch = NB201_C10_BEST
+    model = NB201Network(arch, num_classes=num_classes, in_chans=in_chans, C=C, N=N, genotype=genotype)
+    model.paper_table = nb201_paper_table
+    return model
