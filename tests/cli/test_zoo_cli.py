@@ -90,8 +90,14 @@ def test_table_of_a_model_it_cannot_read_is_one_error_line(tmp_path):
     path = tmp_path / "odd.py"
     path.write_text(MODEL_FILE)
     for args, message in ((["table", f"{path}:Odd", "--input", "1x3x8x8"], "names module 'conv.missing'"),
-                          (["table", "randwire_tiny"], "expects 1 input channels, got 3")):
+                          (["table", "randwire_tiny", "--input", "1x3x224x224"], "takes 1 input channel(s)")):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         errors = [line for line in result.output.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.output
+
+
+def test_a_bad_format_is_one_error_line_not_a_usage_box():
+    result = CliRunner().invoke(app, ["list", "--format", "xx"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == ["error: --format must be 'rich' or 'md', got 'xx'"]

@@ -9,8 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cnnlab.cli.config_errors import exit_on_config_error
-from cnnlab.errors import ConfigError
+from cnnlab.cli.config_errors import reports_config_errors
 
 __all__ = ["register", "compare_command", "print_summary"]
 
@@ -39,6 +38,7 @@ def print_summary(console: Console, result) -> None:  # noqa: ANN001 - a Compare
                   f"({result.seconds:.0f} s, diagrams: {result.diagram_renderer})")
 
 
+@reports_config_errors
 def compare_command(
     models: list[str] = typer.Argument(..., help="registered model names (see `cnnlab list`), each optionally NAME:key=value,... with builder arguments, e.g. nasnet:genotype=best.json"),
     data: str = typer.Option("fashion-mnist", "--data", help="dataset name or ImageFolder path"),
@@ -64,27 +64,24 @@ def compare_command(
     from cnnlab.compare import CompareConfig, LatencySettings, run_compare, specs_from_registry
 
     console = Console()
-    try:
-        config = CompareConfig(
-            out=out,
-            data=data,
-            data_root=data_root,
-            image_size=image_size,
-            train=not no_train,
-            epochs=epochs,
-            batch_size=batch_size,
-            limit_train=limit_train,
-            limit_eval=limit_eval,
-            limit_val=limit_val,
-            channels_last=channels_last,
-            optimizer=optimizer,
-            lr=lr,
-            precise_bn_batches=precise_bn_batches,
-            seed=seed,
-            latency=LatencySettings(warmup=min(3, repeats), repeats=repeats, threads=threads),
-            use_dot=not no_dot,
-        )
-        result = run_compare(specs_from_registry(list(models)), config, console)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
+    config = CompareConfig(
+        out=out,
+        data=data,
+        data_root=data_root,
+        image_size=image_size,
+        train=not no_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        limit_train=limit_train,
+        limit_eval=limit_eval,
+        limit_val=limit_val,
+        channels_last=channels_last,
+        optimizer=optimizer,
+        lr=lr,
+        precise_bn_batches=precise_bn_batches,
+        seed=seed,
+        latency=LatencySettings(warmup=min(3, repeats), repeats=repeats, threads=threads),
+        use_dot=not no_dot,
+    )
+    result = run_compare(specs_from_registry(list(models)), config, console)
     print_summary(console, result)

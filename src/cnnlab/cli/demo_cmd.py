@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cnnlab.cli.config_errors import exit_on_config_error
+from cnnlab.cli.config_errors import reports_config_errors
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "demo_command", "DEMO_MODELS", "DEMO_BUDGET", "choose_dataset"]
@@ -57,6 +57,7 @@ def choose_dataset(wanted: str, console: Console, data_root: str | None = None) 
     return wanted
 
 
+@reports_config_errors
 def demo_command(
     out: Path = typer.Option(Path("reports/demo"), "--out", help="output folder (re-running resumes here)"),
     epochs: int = typer.Option(DEMO_BUDGET["epochs"], "--epochs", help="training epochs per model"),
@@ -73,38 +74,35 @@ def demo_command(
     from cnnlab.compare import CompareConfig, LatencySettings, run_compare, specs_from_registry
 
     console = Console()
-    try:
-        if not skip_tour:
-            from cnnlab.cli.arith_cmd import arith_tour
+    if not skip_tour:
+        from cnnlab.cli.arith_cmd import arith_tour
 
-            arith_tour(console)
-        names = [n.strip() for n in models.split(",") if n.strip()]
-        dataset = choose_dataset(data, console, data_root)
-        console.rule(f"[bold]Comparing {len(names)} networks on {dataset}[/]")
-        console.print(
-            f"budget per model: {epochs} epoch(s), {limit_train} training images, batch "
-            f"{DEMO_BUDGET['batch_size']}, {DEMO_BUDGET['optimizer'].upper()} lr {DEMO_BUDGET['lr']} (cosine), "
-            f"BatchNorm statistics recomputed over {DEMO_BUDGET['precise_bn_batches']} batches, "
-            f"{DEMO_BUDGET['image_size']}x{DEMO_BUDGET['image_size']} input, "
-            f"val/test on {limit_eval} images; runs in {escape(str(out))}/runs resume if interrupted"
-        )
-        config = CompareConfig(
-            out=out,
-            data=dataset,
-            data_root=data_root,
-            image_size=DEMO_BUDGET["image_size"],
-            epochs=epochs,
-            batch_size=DEMO_BUDGET["batch_size"],
-            limit_train=limit_train,
-            limit_eval=limit_eval,
-            optimizer=DEMO_BUDGET["optimizer"],
-            lr=DEMO_BUDGET["lr"],
-            precise_bn_batches=DEMO_BUDGET["precise_bn_batches"],
-            latency=LatencySettings(warmup=2, repeats=5, threads=1),
-            title=f"cnnlab demo: lecture networks on {dataset}",
-        )
-        result = run_compare(specs_from_registry(names), config, console)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
+        arith_tour(console)
+    names = [n.strip() for n in models.split(",") if n.strip()]
+    dataset = choose_dataset(data, console, data_root)
+    console.rule(f"[bold]Comparing {len(names)} networks on {escape(dataset)}[/]")
+    console.print(
+        f"budget per model: {epochs} epoch(s), {limit_train} training images, batch "
+        f"{DEMO_BUDGET['batch_size']}, {DEMO_BUDGET['optimizer'].upper()} lr {DEMO_BUDGET['lr']} (cosine), "
+        f"BatchNorm statistics recomputed over {DEMO_BUDGET['precise_bn_batches']} batches, "
+        f"{DEMO_BUDGET['image_size']}x{DEMO_BUDGET['image_size']} input, "
+        f"val/test on {limit_eval} images; runs in {escape(str(out))}/runs resume if interrupted"
+    )
+    config = CompareConfig(
+        out=out,
+        data=dataset,
+        data_root=data_root,
+        image_size=DEMO_BUDGET["image_size"],
+        epochs=epochs,
+        batch_size=DEMO_BUDGET["batch_size"],
+        limit_train=limit_train,
+        limit_eval=limit_eval,
+        optimizer=DEMO_BUDGET["optimizer"],
+        lr=DEMO_BUDGET["lr"],
+        precise_bn_batches=DEMO_BUDGET["precise_bn_batches"],
+        latency=LatencySettings(warmup=2, repeats=5, threads=1),
+        title=f"cnnlab demo: lecture networks on {dataset}",
+    )
+    result = run_compare(specs_from_registry(names), config, console)
     print_summary(console, result)
     console.print(f"[bold green]Open the report:[/] {escape(str(result.files['report.html'].resolve()))}")

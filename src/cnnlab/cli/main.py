@@ -10,13 +10,32 @@ import importlib
 
 import typer
 
+from cnnlab.cli.config_errors import OneLineErrorGroup
+
 app = typer.Typer(
+    cls=OneLineErrorGroup,
     name="cnnlab",
     help="Take any CNN apart, understand every number in it, rebuild it, compare it, search for a better one.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from cnnlab import __version__
+
+        typer.echo(f"cnnlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="Print cnnlab's version and exit.")) -> None:
+    """Take any CNN apart, understand every number in it, rebuild it, compare it, search for a better one."""
+
 
 # Modules of cnnlab.cli that add commands, in the order they appear in --help.
 COMMAND_MODULES = (

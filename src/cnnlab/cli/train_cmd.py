@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cnnlab.cli.config_errors import exit_on_config_error
-from cnnlab.errors import ConfigError
+from cnnlab.cli.config_errors import reports_config_errors
 
 __all__ = ["register", "train_command"]
 
@@ -25,6 +25,13 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def default_run_folder(model_spec: str, data: str) -> Path:
+    """``runs/MODEL-DATA``, the spec's builder arguments kept but every character a folder name should not
+    hold (``:``, ``/``, ``,``, spaces) replaced by ``-``."""
+    name = re.sub(r"[^\w.=+-]+", "-", f"{model_spec}-{Path(str(data)).name}").strip("-.") or "run"
+    return Path("runs") / name
+
+
 def run_training(model_name: str, data: str, out: Path | None, resume: bool, data_args: dict, config_args: dict,
                  progress: bool = True, overwrite: bool = False):  # fmt: skip
     """Build the loaders, the model and the config, then :func:`cnnlab.train.fit`; returns (result, folder).
@@ -33,23 +40,25 @@ def run_training(model_name: str, data: str, out: Path | None, resume: bool, dat
     """
     import torch
 
-    import cnnlab
+    from cnnlab.cli.models import create_from_spec
     from cnnlab.data import make_loaders
     from cnnlab.train import TrainConfig, fit
     from cnnlab.train.run_files import check_folder
 
     config = TrainConfig(**config_args)
-    folder = out if out is not None else Path("runs") / f"{model_name}-{Path(str(data)).name}"
+    folder = out if out is not None else default_run_folder(model_name, data)
     check_folder(folder, "--out")
     bundle = make_loaders(data, config.batch_size, seed=config.seed, **data_args)
     torch.manual_seed(config.seed)
-    model = cnnlab.create_model(model_name, num_classes=bundle.num_classes, in_chans=bundle.in_chans)
+    model = create_from_spec(model_name, num_classes=bundle.num_classes, in_chans=bundle.in_chans)
     result = fit(model, bundle, config, out_dir=folder, resume=resume, overwrite=overwrite, progress=progress)
     return result, folder
 
 
+@reports_config_errors
 def train_command(
-    model: str = typer.Argument(..., help="Registered model name (see `cnnlab list`)."),
+    model: str = typer.Argument(..., help="Registered model name (see `cnnlab list`), optionally NAME:key=value,... "
+                                          "with builder arguments, e.g. nasnet:genotype=best.json,C=8."),
     data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist | digits | cifar10 | cifar100 | PATH of an ImageFolder tree."),
     data_root: Path | None = typer.Option(None, "--data-root", help="Folder holding the dataset files (default: $CNNLAB_DATA, then /usr/share/datasets)."),
     epochs: int = typer.Option(10, "--epochs", help="Training epochs."),
@@ -88,10 +97,7 @@ def train_command(
                        weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
                        precise_bn_batches=precise_bn_batches,
                        amp=amp, channels_last=channels_last, device=device, seed=seed)  # fmt: skip
-    try:
-        result, folder = run_training(model, data, out, resume, data_args, config_args, progress, overwrite)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
+    result, folder = run_training(model, data, out, resume, data_args, config_args, progress, overwrite)
     if _is_main_process():
         best = "n/a" if result.best_val_acc is None else f"{result.best_val_acc:.4f}"
         test = "n/a" if result.test_acc is None else f"{result.test_acc:.4f}"

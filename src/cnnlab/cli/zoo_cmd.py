@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import typer
 
+from cnnlab.cli.config_errors import reports_config_errors
+from cnnlab.errors import ConfigError
 
+
+@reports_config_errors
 def list_command(
     pattern: str = typer.Argument("*", help="fnmatch pattern, e.g. 'resnet*'"),
     format: str = typer.Option("rich", "--format", help="rich (terminal table) or md (markdown)"),
 ) -> None:
     """List registered models: name, family, parameters, paper."""
-    from cnnlab.cli.config_errors import exit_on_config_error
-    from cnnlab.errors import ConfigError
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     from cnnlab.nets.zoo import zoo_rows, zoo_table_markdown
 
     if format not in ("rich", "md"):
-        raise typer.BadParameter(f"--format must be 'rich' or 'md', got {format!r}")
-    try:
-        if format == "md":
-            typer.echo(zoo_table_markdown(pattern), nl=False)
-            return
-        rows = zoo_rows(pattern)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
-    from rich.console import Console
-    from rich.table import Table
+        raise ConfigError(f"--format must be 'rich' or 'md', got {format!r}")
+    if format == "md":
+        typer.echo(zoo_table_markdown(pattern), nl=False)
+        return
+    rows = zoo_rows(pattern)
 
-    table = Table(title=f"cnnlab models matching {pattern!r}" if pattern != "*" else "cnnlab models")
+    table = Table(title=f"cnnlab models matching {escape(repr(pattern))}" if pattern != "*" else "cnnlab models")
     for column, justify in (("name", "left"), ("family", "left"), ("params", "right"), ("paper", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows:
