@@ -74,3 +74,32 @@ def test_compiled_model_matches(bn_tools):
     assert info.compiled, info.compile_error
     with torch.no_grad():
         bn_tools.assert_close(fast(x), model.eval()(x))
+
+
+def test_input_sizes_torch_cannot_address_are_refused():
+    from cnnlab.infer import check_input_size, parse_input_size
+
+    # 3 * 1e9 * 1e9 float32 elements: 1.2e19 bytes, past torch's signed 64-bit storage size
+    with pytest.raises(ConfigError, match=r"2\*\*63"):
+        parse_input_size("1x3x1000000000x1000000000")
+    with pytest.raises(ConfigError, match=r"2\*\*63"):
+        check_input_size((1, 3, 10**9, 10**9))
+    assert parse_input_size("1x3x4096x4096") == (1, 3, 4096, 4096)
+
+
+def test_check_input_for_names_the_layout_and_the_channels():
+    from cnnlab.infer import check_input_for, example_input_size
+
+    net2d = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten())
+    net2d.in_chans = 1
+    with pytest.raises(ConfigError, match=r"needs N x C x H x W, 4 numbers, e\.g\. 1x1x224x224"):
+        check_input_for(net2d, (1, 1, 32))
+    with pytest.raises(ConfigError, match=r"has 3 channel\(s\), but net takes 1"):
+        check_input_for(net2d, (1, 3, 32, 32), name="net")
+    assert check_input_for(net2d, (2, 1, 32, 32)) == (2, 1, 32, 32)
+    net1d = nn.Sequential(nn.Conv1d(2, 4, 3))
+    with pytest.raises(ConfigError, match=r"N x C x L, 3 numbers"):
+        check_input_for(net1d, (1, 2, 8, 8))
+    assert example_input_size(net1d, 16) == (1, 3, 16) and example_input_size(net2d) == (1, 1, 224, 224)
+    mixed = nn.Sequential(nn.Conv1d(2, 4, 3), nn.Conv2d(4, 4, 3))  # no single layout: nothing to check
+    assert check_input_for(mixed, (1, 2, 8)) == (1, 2, 8)

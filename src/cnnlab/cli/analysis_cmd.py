@@ -2,60 +2,63 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 import typer
 
-from cnnlab.cli.config_errors import exit_on_config_error
+from cnnlab.cli.config_errors import reports_config_errors
+from cnnlab.cli.models import load_model
 from cnnlab.errors import ConfigError
 
 __all__ = ["register", "load_model"]
 
-
-def load_model(spec: str):  # noqa: ANN201 - nn.Module
-    """A registered model name, ``path/to/file.py:ClassName`` or ``package.module:ClassName``."""
-    import torch
-
-    if ":" not in spec:
-        import cnnlab
-
-        with torch.device("meta"):
-            return cnnlab.create_model(spec)
-    source, _, class_name = spec.rpartition(":")
-    if source.endswith(".py"):
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"model file {source!r} (from {spec!r}) does not exist")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(source)
-        except ImportError as exc:
-            raise ConfigError(f"cannot import module {source!r} (from {spec!r}): {exc}") from None
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise ConfigError(f"{source!r} has no class {class_name!r} (from {spec!r})")
-    with torch.device("meta"):
-        return cls()
+FORMATS = ("rich", "md", "json", "csv")
+MODEL_HELP = "registered name (NAME or NAME:key=value,...), path/file.py:Class or package.module:Class"
+INPUT_HELP = "input shape NxCxHxW (default 1xCx224x224, C = the model's in_chans)"
 
 
-def show(name: str = typer.Argument(..., help="registered name, path/file.py:Class or package.module:Class"),
-         input: str = typer.Option("1x3x224x224", "--input", help="input shape NxCxHxW"),
+def _input_size(model, text: str | None) -> tuple[int, ...]:  # noqa: ANN001 - nn.Module
+    from cnnlab.infer import example_input_size, parse_input_size
+
+    return example_input_size(model) if text is None else parse_input_size(text, "--input")
+
+
+def _explained(model, size: tuple[int, ...], name: str, run):  # noqa: ANN001, ANN202
+    """``run()``; when it refuses the input, the clearer reason if the shape has the wrong number of
+    dimensions for the model (a 2-D network needs N x C x H x W)."""
+    from cnnlab.infer import check_input_for
+
+    try:
+        return run()
+    except ConfigError:
+        check_input_for(model, size, "--input", name)
+        raise
+
+
+def _parse_unit(unit: str | None) -> tuple[int, int] | None:
+    if unit is None:
+        return None
+    parts = unit.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(f"--unit must be two non-negative integers i,j, got {unit!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@reports_config_errors
+def show(name: str = typer.Argument(..., help=MODEL_HELP),
+         input: str = typer.Option(None, "--input", help=INPUT_HELP),
          depth: int = typer.Option(None, "--depth", help="tree depth (rich format)"),
          format: str = typer.Option("rich", "--format", help="rich | md | json | csv")) -> None:
     """Print the net → stage → block → unit tree with shapes, params, MACs and receptive fields."""
     from cnnlab.analysis import inspect
 
-    try:
-        if format not in ("rich", "md", "json", "csv"):
-            raise ConfigError(f"--format must be rich, md, json or csv, got {format!r}")
-        report = inspect(load_model(name), input, name=name)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
+    if format not in FORMATS:
+        raise ConfigError(f"--format must be rich, md, json or csv, got {format!r}")
+    if depth is not None and depth < 0:
+        raise ConfigError(f"--depth must be ≥ 0, got {depth}")
+    model = load_model(name)
+    size = _input_size(model, input)
+    report = _explained(model, size, name, lambda: inspect(model, size, name=name))
     if format == "json":
         typer.echo(report.to_json())
     elif format == "csv":
@@ -64,50 +67,53 @@ def show(name: str = typer.Argument(..., help="registered name, path/file.py:Cla
         typer.echo(report.to_markdown(), nl=False)
     else:
         from rich.console import Console
+        from rich.markup import escape
 
         console = Console()
         console.print(report.tree(depth))
         for key, value in report.summary_lines():
-            console.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+            console.print(f"[bold]{escape(str(key))}[/bold]: {escape(str(value))}", highlight=False)
         for warning in report.warnings:
-            console.print(f"[yellow]warning[/yellow]: {warning}", highlight=False)
+            console.print(f"[yellow]warning[/yellow]: {escape(str(warning))}", highlight=False)
 
 
-def table(name: str = typer.Argument(..., help="registered name or path/file.py:Class"),
-          input: str = typer.Option(None, "--input",
-                                    help="input shape NxCxHxW (default 1xCx224x224, C = the model's in_chans)")) -> None:
+@reports_config_errors
+def table(name: str = typer.Argument(..., help=MODEL_HELP),
+          input: str = typer.Option(None, "--input", help=INPUT_HELP)) -> None:
     """Print the paper-style stage table (ResNet paper Table 1 column) of a network."""
     from cnnlab.analysis import stage_table
 
-    try:
-        typer.echo(stage_table(load_model(name), input), nl=False)
-    except ConfigError as exc:
-        exit_on_config_error(exc)
+    model = load_model(name)
+    size = _input_size(model, input)
+    typer.echo(_explained(model, size, name, lambda: stage_table(model, size)), nl=False)
 
 
-def rf(name: str = typer.Argument(..., help="registered name or path/file.py:Class"),
-       input: str = typer.Option("1x3x224x224", "--input", help="input shape NxCxHxW"),
-       image: Path = typer.Option(None, "--image", help="image to draw the receptive field on"),
+@reports_config_errors
+def rf(name: str = typer.Argument(..., help=MODEL_HELP),
+       input: str = typer.Option(None, "--input", help=INPUT_HELP),
+       image: Path = typer.Option(None, "--image", help="image to draw the receptive field on (letterboxed: "
+                                                         "its aspect is kept, grey bars fill the rest)"),
        out: Path = typer.Option(None, "--out", help="PNG to write (with --image)"),
        unit: str = typer.Option(None, "--unit", help="output unit i,j of the last spatial map (default: centre)")) -> None:
     """Receptive field per stage; with --image/--out, draw one unit's field on the image."""
     from cnnlab.analysis import inspect
     from cnnlab.analysis.render.rf_plot import draw_receptive_field, stage_fields
+    from cnnlab.cli.out_files import check_output_file, writing_file
 
-    try:
-        report = inspect(load_model(name), input, name=name)
-        for path, shape, size, jump in stage_fields(report):
-            typer.echo(f"{path:<24} {shape:<14} r={size} j={jump}")
-        if image is not None or out is not None:
-            if image is None or out is None:
-                raise ConfigError("--image and --out go together")
-            cell = tuple(int(v) for v in unit.split(",")) if unit else None
+    if (image is None) != (out is None):
+        raise ConfigError("--image and --out go together")
+    cell = _parse_unit(unit)
+    if out is not None:
+        out = check_output_file(out, "--out")
+    model = load_model(name)
+    size = _input_size(model, input)
+    report = _explained(model, size, name, lambda: inspect(model, size, name=name))
+    for path, shape, r, jump in stage_fields(report):
+        typer.echo(f"{path:<24} {shape:<14} r={r} j={jump}")
+    if image is not None:
+        with writing_file(out, "--out"):
             box = draw_receptive_field(report, image, out, cell)
-            typer.echo(f"unit {box['unit']}: box rows {box['rows']} cols {box['cols']} -> {out}")
-    except ConfigError as exc:
-        exit_on_config_error(exc)
-    except ValueError:
-        exit_on_config_error(ConfigError(f"--unit must look like i,j, got {unit!r}"))
+        typer.echo(f"unit {box['unit']}: box rows {box['rows']} cols {box['cols']} -> {out} ({box['fit']})")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnlab import arith
+from cnnlab.arith.checks import require_range
 from cnnlab.cli.config_errors import reports_config_errors
 from cnnlab.errors import ConfigError
 
@@ -144,6 +145,8 @@ def rf_command(
     start0: float = typer.Option(0.5, "--start0", help="centre of the first input pixel"),
 ) -> None:
     """Receptive-field table (n, j, r, start) along a chain of layers."""
+    for option, value in (("--r0", r0), ("--j0", j0), ("--start0", start0)):
+        require_range(option, value, where="arith rf")  # a finite number: the table is exact fractions
     Console().print(rf_table(arith.parse_layers(spec), n, r0, j0, start0))
 
 

@@ -1,8 +1,12 @@
 """ONNX export with a dynamic batch axis, and its check against eager PyTorch with onnxruntime.
 
 ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript) is tried first; a model it cannot capture
-falls back to the TorchScript exporter (``dynamo=False``). The file is written to a temporary name and
-moved into place, so a failed export never leaves a half-written ``.onnx`` behind.
+falls back to the TorchScript exporter (``dynamo=False``). Each exporter writes a range of opsets natively
+(:func:`opset_range`, read from the installed torch): the dynamo exporter from torchlib's opset (18) up,
+the TorchScript exporter its older range (7 to 20 in torch 2.x); an opset below 18 goes to the TorchScript
+exporter, since the dynamo one would only try a version conversion and keep 18 where it fails. The opset
+is read back from the written file, so a result never claims an opset the file does not have. The file is
+written to a temporary name and moved into place, so a failed export never leaves a half-written ``.onnx``.
 """
 
 from __future__ import annotations
@@ -17,16 +21,65 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_choice
+from cnnlab.arith.checks import require_choice, require_int
 from cnnlab.atomic import atomic_path
 from cnnlab.errors import ConfigError
 from cnnlab.infer.input_size import check_input_size
 from cnnlab.infer.outputs import output_errors, tensor_leaves
 
-__all__ = ["OnnxCheck", "OnnxExport", "export_onnx", "verify_onnx"]
+__all__ = ["OnnxCheck", "OnnxExport", "check_opset", "export_onnx", "opset_range", "verify_onnx"]
 
 EXPORTERS = ("auto", "dynamo", "torchscript")
 DEFAULT_OPSET = 18
+
+
+def opset_range(exporter: str = "auto") -> tuple[int, int]:
+    """(lowest, highest) ONNX opset the installed torch's ``exporter`` writes ("auto": either of them)."""
+    require_choice("exporter", exporter, EXPORTERS, "opset_range")
+    from torch.onnx import _constants  # the exporters' own limits; torch has no public name for them
+
+    try:
+        from torch.onnx._internal.exporter._constants import TORCHLIB_OPSET as dynamo_low
+    except ImportError:  # pragma: no cover - older torch: the dynamo exporter's first opset
+        dynamo_low = DEFAULT_OPSET
+    dynamo = (dynamo_low, _constants.ONNX_MAX_OPSET)
+    torchscript = (_constants.ONNX_MIN_OPSET, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET)
+    if exporter == "dynamo":
+        return dynamo
+    if exporter == "torchscript":
+        return torchscript
+    return min(dynamo[0], torchscript[0]), max(dynamo[1], torchscript[1])
+
+
+def check_opset(opset: object, exporter: str = "auto", where: str = "export_onnx: opset") -> int:
+    """``opset`` if the installed torch's ``exporter`` writes it; a ConfigError naming the range otherwise."""
+    opset = require_int(where, opset)
+    low, high = opset_range(exporter)
+    if not low <= opset <= high:
+        which = "the installed torch's ONNX exporters write" if exporter == "auto" else \
+            f"the installed torch's {exporter} exporter writes"
+        raise ConfigError(f"{where} {opset} cannot be written: {which} opsets {low} to {high}")
+    return opset
+
+
+def _exporters_for(opset: int, exporter: str) -> list[str]:
+    """The exporters to try, in order, for ``opset``."""
+    if exporter != "auto":
+        return [exporter]
+    return [name for name in ("dynamo", "torchscript") if opset_range(name)[0] <= opset <= opset_range(name)[1]]
+
+
+def _written_opset(path: Path) -> int | None:
+    """The default-domain opset recorded in the ONNX file at ``path``."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 @dataclass
@@ -77,6 +130,7 @@ def _export_torchscript(model, example, path, dynamic_batch, opset) -> None:
     axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # shape checks traced as constants
         torch.onnx.export(
             model, (example,), str(path), dynamo=False, input_names=["input"], output_names=["output"],
             opset_version=opset, dynamic_axes=axes,
@@ -96,25 +150,35 @@ def export_onnx(
         raise ConfigError(f"export_onnx: model must be an nn.Module, got {type(model).__name__}")
     size = check_input_size(input_size, "export_onnx: input_size")
     require_choice("exporter", exporter, EXPORTERS, "export_onnx")
+    opset = check_opset(opset, exporter)
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"export_onnx: {path} is a folder; give the path of the .onnx file to write")
     example = torch.randn(size)
-    used, fallback_reason = exporter, None
+    writers = {"dynamo": _export_dynamo, "torchscript": _export_torchscript}
+    candidates = _exporters_for(opset, exporter)
+    failures: list[str] = []
     with atomic_path(path) as tmp:
         with _eval_mode(model), torch.no_grad():
-            if exporter in ("auto", "dynamo"):
+            for used in candidates:
                 try:
-                    _export_dynamo(model, example, tmp, dynamic_batch, opset)
-                    used = "dynamo"
-                except Exception as exc:  # noqa: BLE001 - any capture failure
-                    if exporter == "dynamo":
-                        raise
-                    fallback_reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
-                    warnings.warn(f"export_onnx: dynamo exporter failed ({fallback_reason}); "
-                                  "using the TorchScript exporter", stacklevel=2)
-            if used != "dynamo":
-                _export_torchscript(model, example, tmp, dynamic_batch, opset)
-                used = "torchscript"
-    return OnnxExport(path, used, opset, dynamic_batch, path.stat().st_size, fallback_reason)
+                    writers[used](model, example, tmp, dynamic_batch, opset)
+                    break
+                except OSError:
+                    raise  # the file could not be written: not the exporter's failure
+                except Exception as exc:  # noqa: BLE001 - any capture or conversion failure
+                    failures.append(f"{used}: {_first_line(exc)}")
+                    if used != candidates[-1]:
+                        warnings.warn(f"export_onnx: {used} exporter failed ({_first_line(exc)}); "
+                                      f"using the {candidates[-1]} exporter", stacklevel=2)
+            else:
+                raise ConfigError(f"export_onnx: {type(model).__name__} could not be exported at opset {opset} "
+                                  f"({'; '.join(failures)})")
+        written = _written_opset(tmp)
+        if written != opset:
+            raise ConfigError(f"export_onnx: the {used} exporter wrote opset {written}, not the requested {opset}")
+    fallback_reason = failures[0].partition(": ")[2] if failures else None
+    return OnnxExport(path, used, written, dynamic_batch, path.stat().st_size, fallback_reason)
 
 
 def _session(path: Path):
@@ -124,7 +188,11 @@ def _session(path: Path):
         raise ConfigError("verify_onnx needs onnxruntime (pip install onnxruntime)") from exc
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types (Fail, InvalidGraph, ...)
+        raise ConfigError(f"verify_onnx: onnxruntime {ort.__version__} cannot load {path}: {_first_line(exc)}") \
+            from None
 
 
 def verify_onnx(

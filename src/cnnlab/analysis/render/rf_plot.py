@@ -8,7 +8,7 @@ from cnnlab.analysis.render.report import Report
 from cnnlab.atomic import atomic_write
 from cnnlab.errors import ConfigError
 
-__all__ = ["stage_fields", "draw_receptive_field", "unit_box"]
+__all__ = ["stage_fields", "draw_receptive_field", "letterbox", "unit_box"]
 
 
 def _text(values: tuple) -> str:
@@ -45,29 +45,65 @@ def unit_box(report: Report, unit: tuple[int, int] | None) -> dict:
     return {"unit": (i, j), "rows": rows, "cols": cols, "centre": (sum(rows) / 2, sum(cols) / 2)}
 
 
+def _open_picture(image: Path, grey: bool):  # noqa: ANN202 - a PIL image
+    """The file ``image`` as an RGB (or, for a one-channel network, grey) picture; ConfigError if it is
+    missing, not an image, truncated or too large to decode safely."""
+    from PIL import Image
+
+    if not Path(image).is_file():
+        raise ConfigError(f"--image {image} does not exist" if not Path(image).exists()
+                          else f"--image {image} is not a file")
+    try:
+        with Image.open(image) as picture:
+            return picture.convert("L" if grey else "RGB")
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise ConfigError(f"--image {image} cannot be read as an image: {exc}") from None
+
+
+def letterbox(picture, width: int, height: int) -> tuple[object, str]:  # noqa: ANN001 - PIL images
+    """``picture`` scaled to fit ``width`` x ``height`` with its aspect kept, centred on grey bars (the
+    way a photo is usually fed to a square network without distorting it); and a sentence saying so."""
+    from PIL import Image
+
+    w, h = picture.size
+    scale = min(width / w, height / h)
+    fitted = (max(1, round(w * scale)), max(1, round(h * scale)))
+    canvas = Image.new(picture.mode, (width, height), 128 if picture.mode == "L" else (128, 128, 128))
+    canvas.paste(picture.resize(fitted, Image.BILINEAR), ((width - fitted[0]) // 2, (height - fitted[1]) // 2))
+    if fitted == (width, height):
+        how = f"image {w}x{h} scaled to {width}x{height}"
+    else:
+        bars = "left and right" if fitted[0] < width else "top and bottom"
+        how = f"image {w}x{h} letterboxed to {width}x{height} (aspect kept, grey bars {bars})"
+    return canvas, how
+
+
 def draw_receptive_field(report: Report, image: Path, out: Path, unit: tuple[int, int] | None = None) -> dict:
-    """Resize ``image`` to the report's input size, draw the unit's field (clipped part dashed), save a PNG."""
+    """Fit ``image`` into the report's input size with its aspect kept (:func:`letterbox`), draw the unit's
+    field (clipped part dashed), save a PNG; the box, with ``"fit"`` saying how the image was fitted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
-    from PIL import Image
 
-    if not Path(image).is_file():
-        raise ConfigError(f"--image {image} does not exist")
+    channels = report.input_size[1] if len(report.input_size) == 4 else 3
+    picture = _open_picture(image, grey=channels == 1)
     box = unit_box(report, unit)
     height, width = report.input_size[-2:]
-    picture = Image.open(image).convert("RGB").resize((width, height))
+    picture, box["fit"] = letterbox(picture, width, height)
     fig, ax = plt.subplots(figsize=(6, 6 * height / width))
-    ax.imshow(picture, extent=(0, width, height, 0))
+    ax.imshow(picture, extent=(0, width, height, 0), cmap="gray" if picture.mode == "L" else None)
     (top, bottom), (left, right) = box["rows"], box["cols"]
     ax.add_patch(Rectangle((left, top), right - left, bottom - top, fill=False, color="yellow", lw=2))
     ax.plot([box["centre"][1]], [box["centre"][0]], "r+", ms=12)
     ax.set_xlim(min(0, left) - 2, max(width, right) + 2)
     ax.set_ylim(max(height, bottom) + 2, min(0, top) - 2)
     rf = report.receptive_field
-    ax.set_title(f"{report.model}: unit {box['unit']} of {rf.layer}, r={rf.size[0]}, j={rf.jump[0]}")
-    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
-    plt.close(fig)
+    ax.set_title(f"{report.model}: unit {box['unit']} of {rf.layer}, r={rf.size[0]}, j={rf.jump[0]}\n{box['fit']}",
+                 fontsize=10)
+    try:
+        atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
+    finally:
+        plt.close(fig)
     return box
