@@ -81,3 +81,55 @@ def test_bad_input_size_raises_config_error(tmp_path, size):
 def test_missing_file_raises_config_error(tmp_path):
     with pytest.raises(ConfigError, match="no ONNX file"):
         verify_onnx(tmp_path / "absent.onnx", nn.Identity(), torch.randn(1, 3))
+
+
+def _file_opset(path) -> int:
+    import onnx
+
+    return next(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx"))
+
+
+def test_opset_range_is_the_installed_exporters():
+    from torch.onnx import _constants
+
+    from cnnlab.infer import opset_range
+
+    assert opset_range("torchscript") == (_constants.ONNX_MIN_OPSET, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET)
+    assert opset_range("dynamo")[1] == _constants.ONNX_MAX_OPSET
+    assert opset_range() == (_constants.ONNX_MIN_OPSET, _constants.ONNX_MAX_OPSET)
+
+
+# below the dynamo exporter's first opset (18) it used to keep 18 and report the opset asked for
+@pytest.mark.parametrize(("opset", "exporter"), [(11, "torchscript"), (17, "torchscript"), (20, "dynamo")])
+def test_the_file_holds_the_opset_asked_for(tmp_path, opset, exporter):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten())
+    result = export_onnx(model, tmp_path / "m.onnx", (1, 3, 8, 8), opset=opset)
+    assert result.exporter == exporter and result.opset == opset == _file_opset(tmp_path / "m.onnx")
+    assert verify_onnx(result.path, model, torch.randn(2, 3, 8, 8)).ok()
+
+
+@pytest.mark.parametrize("opset", [1, 6, 24, 999, 18.0, "18"])
+def test_an_opset_no_exporter_writes_is_a_config_error(tmp_path, opset):
+    with pytest.raises(ConfigError, match="opset"):
+        export_onnx(nn.Conv2d(3, 3, 1), tmp_path / "x.onnx", (1, 3, 4, 4), opset=opset)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_explicit_exporter_outside_its_range(tmp_path):
+    with pytest.raises(ConfigError, match="dynamo exporter writes opsets 18"):
+        export_onnx(nn.Conv2d(3, 3, 1), tmp_path / "x.onnx", (1, 3, 4, 4), opset=17, exporter="dynamo")
+
+
+def test_a_folder_is_refused_before_exporting(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        export_onnx(nn.Conv2d(3, 3, 1), tmp_path, (1, 3, 4, 4))
+
+
+def test_a_model_no_exporter_can_capture_is_a_config_error(tmp_path):
+    class Unexportable(nn.Module):
+        def forward(self, x):
+            return torch.linalg.svd(x.flatten(2)).S  # no ONNX operator for an SVD
+
+    with pytest.raises(ConfigError, match="could not be exported at opset 17.*linalg_svd"):
+        export_onnx(Unexportable(), tmp_path / "x.onnx", (1, 3, 4, 4), opset=17)
+    assert not (tmp_path / "x.onnx").exists()
