@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "train_cmd",  # cnnlab train
     "compare_cmd",  # cnnlab compare
     "nas_cmd",  # cnnlab search|search-report
+    "proxies_cmd",  # cnnlab proxies
     "infer_cmd",  # cnnlab export
     "demo_cmd",  # cnnlab demo
 )
