@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "infer": "cnnlab.infer",
     # registry
     "create_model": "cnnlab.nets.registry",
+    "create_model_from_spec": "cnnlab.nets.registry",
     "list_models": "cnnlab.nets.registry",
     "register_model": "cnnlab.nets.registry",
     "model_info": "cnnlab.nets.registry",

@@ -10,6 +10,7 @@ from torch import nn
 import cnnlab
 from cnnlab import ConfigError
 from cnnlab.nets import model_info, registry
+from cnnlab.nets.weights import load_weights
 
 OWN_FAMILIES = {"vgg", "googlenet", "resnet", "mobilenet_v1", "mobilenet_v2", "shufflenet"}
 
@@ -33,14 +34,64 @@ def test_unknown_name_suggests_closest() -> None:
     assert "unknown model name" in str(err.value)
 
 
-def test_pretrained_is_refused_with_a_hint() -> None:
-    with pytest.raises(ConfigError, match="checkpoint="):
-        cnnlab.create_model("resnet18", pretrained=True)
+def test_pretrained_without_published_weights_is_refused_with_a_hint() -> None:
+    """(Downloads of published weights: tests/nets/test_published.py, against a loopback server.)"""
+    with pytest.raises(ConfigError, match="resnet18_a.*checkpoint=.*resnet18"):
+        cnnlab.create_model("resnet18_a", pretrained=True)
 
 
 def test_unknown_keyword_names_it_and_the_builder() -> None:
     with pytest.raises(ConfigError, match="widht_multiplier.*build_mobilenet_v2"):
         cnnlab.create_model("mobilenet_v2", widht_multiplier=0.5)
+
+
+def test_a_name_is_registered_once(monkeypatch) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    first = registry._entry("resnet18")
+    with pytest.raises(ConfigError, match="'resnet18' is already registered.*cnnlab.nets.resnet"):
+        registry.register_model(lambda: nn.Identity(), name="resnet18")
+    with pytest.raises(ConfigError, match="'vgg11' is already registered"):
+        registry.register_variant("vgg11", lambda **kw: nn.Identity(), family="toy", paper="none")
+    assert registry._entry("resnet18") is first
+
+
+def test_a_provider_that_fails_halfway_registers_afresh_on_retry(tmp_path, monkeypatch) -> None:
+    """What a provider registered before it failed is forgotten, so a retry is no duplicate."""
+    (tmp_path / "halfway_provider.py").write_text(
+        "import os\n"
+        "from torch import nn\n"
+        "from cnnlab.nets.registry import register_model\n"
+        "@register_model(family='toy')\n"
+        "def halfway_net() -> nn.Module:\n"
+        "    return nn.Identity()\n"
+        "if os.environ.get('HALFWAY_FAIL'):\n"
+        "    raise RuntimeError('provider failed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_providers_loaded", False)
+    monkeypatch.setattr(registry, "PROVIDER_MODULES", ("halfway_provider",))
+    monkeypatch.setenv("HALFWAY_FAIL", "1")
+    with pytest.raises(RuntimeError, match="provider failed"):
+        registry.list_models()
+    assert "halfway_net" not in registry._REGISTRY
+    monkeypatch.delenv("HALFWAY_FAIL")
+    assert registry.list_models("halfway*") == ["halfway_net"]
+    monkeypatch.delitem(__import__("sys").modules, "halfway_provider")
+
+
+def test_model_name_is_declared_and_set_by_create_model(monkeypatch) -> None:
+    from cnnlab.nets.base import ZooNet
+    from cnnlab.nets.resnet import build_resnet
+
+    assert "model_name" in ZooNet.__annotations__ and ZooNet.model_name is None
+    with torch.device("meta"):
+        assert build_resnet().model_name is None  # built directly: no registered name
+        assert cnnlab.create_model("resnet18_a").model_name == "resnet18_a"
+        assert cnnlab.create_model("nasnet").model_name == "nasnet"
+        assert cnnlab.create_model("resnet18", features_only=True).model_name == "resnet18"
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.register_model(lambda: nn.Linear(2, 2), name="plain_linear")
+    assert not hasattr(cnnlab.create_model("plain_linear"), "model_name")  # nothing patched onto other modules
 
 
 def test_model_info() -> None:
@@ -86,7 +137,7 @@ def test_bad_checkpoint_leaves_model_unchanged(tmp_path) -> None:
     state["layer1.0.conv1.weight"] = torch.zeros(3, 3, 3, 3)
     state["extra.weight"] = torch.zeros(1)
     with pytest.raises(ConfigError) as err:
-        cnnlab.nets.checkpoint.load_checkpoint(model, state, family="resnet")
+        load_weights(model, state, family="resnet")
     message = str(err.value)
     assert "missing" in message and "stages.1.0.conv1.bn.weight" in message
     assert "unexpected" in message and "extra.weight" in message

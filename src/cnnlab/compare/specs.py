@@ -1,4 +1,8 @@
-"""What the comparison needs to know about each model: a name, its family and paper, and a builder."""
+"""What the comparison needs to know about each model: a name, its family and paper, and a builder.
+
+Model specs (``NAME[:key=value,...]``) are parsed and built by the registry
+(``cnnlab.nets.registry.create_model_from_spec``); compare adds only the label of a run folder.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from torch import nn
 
 from cnnlab.errors import ConfigError
 
-__all__ = ["ModelSpec", "parse_model_arg", "spec_from_registry", "specs_from_registry"]
+__all__ = ["ModelSpec", "model_label", "parse_model_arg", "spec_from_registry", "specs_from_registry"]
 
 
 @dataclass(frozen=True)
@@ -28,38 +32,24 @@ def _info_field(info: object, key: str) -> str:
     return "" if value is None else str(value)
 
 
-def _parse_value(text: str) -> object:
-    """``3`` -> 3, ``0.5`` -> 0.5, ``true``/``false`` -> bool, ``none`` -> None, anything else a string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip()
+def model_label(spec: str) -> str:
+    """The label that names a spec's run folder and table row: ``nasnet:genotype=runs/best.json,C=8`` becomes
+    ``nasnet-best-C8``, so two configurations of one network can stand side by side."""
+    from cnnlab.nets.model_spec import split_model_spec
+
+    name, pairs = split_model_spec(spec)
+    parts = [name] + [Path(v).stem if ("/" in v or v.endswith(".json")) else f"{k}{''.join(v.split())}"
+                      for k, v in pairs]
+    return "-".join(parts)
 
 
 def parse_model_arg(text: str) -> tuple[str, dict[str, object], str]:
-    """Split ``NAME[:key=value,key=value]`` into (registered name, builder kwargs, label).
+    """Split ``NAME[:key=value,...]`` into (registered name, builder kwargs, label); the parsing is the
+    registry's (:func:`cnnlab.nets.model_spec.parse_model_spec`)."""
+    from cnnlab.nets.model_spec import parse_model_spec
 
-    The label names the run folder and the table row: ``nasnet:genotype=runs/best.json,C=8`` becomes
-    ``nasnet-best-C8``, so two configurations of one network can stand side by side.
-    """
-    name, _, options = text.partition(":")
-    kwargs: dict[str, object] = {}
-    label_parts = [name.strip()]
-    for item in filter(None, (part.strip() for part in options.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"model argument {text!r}: {item!r} is not key=value")
-        kwargs[key.strip()] = _parse_value(value)
-        shown = Path(value).stem if ("/" in value or value.endswith(".json")) else f"{key.strip()}{value.strip()}"
-        label_parts.append(shown)
-    return name.strip(), kwargs, "-".join(label_parts)
+    name, kwargs = parse_model_spec(text)
+    return name, kwargs, model_label(text)
 
 
 def spec_from_registry(text: str) -> ModelSpec:
@@ -70,17 +60,17 @@ def spec_from_registry(text: str) -> ModelSpec:
     """
     import torch
 
-    from cnnlab import nets
+    from cnnlab.nets.registry import create_model_from_spec, model_info
 
-    name, kwargs, label = parse_model_arg(text)
+    name, _, label = parse_model_arg(text)
     with torch.device("meta"):  # the registry names an unknown model (with close matches) or argument
-        nets.create_model(name, **kwargs)
-    info = nets.model_info(name)
+        create_model_from_spec(text)
+    info = model_info(name)
     family = _info_field(info, "family") or name.split("_")[0]
     paper = _info_field(info, "paper")
 
     def build(num_classes: int, in_chans: int) -> nn.Module:
-        return nets.create_model(name, num_classes=num_classes, in_chans=in_chans, **kwargs)
+        return create_model_from_spec(text, num_classes=num_classes, in_chans=in_chans)
 
     return ModelSpec(name=label, family=family, paper=paper, build=build)
 

@@ -14,7 +14,7 @@ from torch import nn
 from cnnlab.arith.checks import require_positive
 from cnnlab.errors import ConfigError
 from cnnlab.nas.ops import make_op
-from cnnlab.nets.base import ClassifierHead, ZooNet, check_common
+from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.units import ConvNormAct
 
 __all__ = ["MICRO_OPS", "MICRO_EDGES", "validate_micro", "MicroCell", "MicroNet"]
@@ -56,15 +56,12 @@ class MicroNet(ZooNet):
         require_positive("C", C, "micro")
         check_common("micro", num_classes, in_chans, 0.0)
         edges = genotype["edges"]
-        stages = nn.Sequential(
-            nn.Sequential(MicroCell(edges, C)),
-            nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), ConvNormAct(C, 2 * C, 1), MicroCell(edges, 2 * C)),
-        )
+        stages = StageStack(C)
+        stages.add(nn.Sequential(MicroCell(edges, C)), C)
+        stages.add(nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), ConvNormAct(C, 2 * C, 1), MicroCell(edges, 2 * C)),
+                   2 * C, 2)
         super().__init__(
             ConvNormAct(in_chans, C, 3), stages, ClassifierHead(2 * C, num_classes, conv=nn.ReLU()),
-            stage_specs=[{"stage": 0, "channels": C}, {"stage": 1, "channels": 2 * C}],
-            feature_info=[{"num_chs": C, "reduction": 1, "module": "stages.0"},
-                          {"num_chs": 2 * C, "reduction": 2, "module": "stages.1"}],
-            in_chans=in_chans,
+            stage_specs=[{"stage": 0, "channels": C}, {"stage": 1, "channels": 2 * C}], in_chans=in_chans,
         )
         self.genotype = genotype

@@ -12,7 +12,7 @@ from torch import nn
 from cnnlab.arith.checks import require_non_negative, require_positive
 from cnnlab.nas.cells import Cell
 from cnnlab.nas.genotype import load_genotype
-from cnnlab.nets.base import ClassifierHead, ZooNet, check_common
+from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.units import ConvNormAct
 
 __all__ = ["NASNetwork"]
@@ -55,8 +55,8 @@ class NASNetwork(ZooNet):
         stage_specs = [{"stage": s, "reduction_cell": s > 0, "normal_cells": N, "channels": C * 2**s}
                        for s in range(3)]
         prev_prev, prev, prev_reduced = stem_channels, stem_channels, False
-        stages, feature_info = [], []
-        for s, spec in enumerate(stage_specs):
+        stages = StageStack(stem_channels)
+        for spec in stage_specs:
             cells = []
             for kind in ["reduction"] * spec["reduction_cell"] + ["normal"] * N:
                 if not cells:  # the first cell of a stage reads the stage input twice
@@ -66,9 +66,7 @@ class NASNetwork(ZooNet):
                 cells.append(cell)
                 prev_reduced = kind == "reduction"
                 prev_prev, prev = prev, cell.out_channels
-            stages.append(_CellStage(*cells))
-            feature_info.append({"num_chs": prev, "reduction": 2**s, "module": f"stages.{s}"})
+            stages.add(_CellStage(*cells), prev, 2 if spec["reduction_cell"] else 1)
         head = ClassifierHead(prev, num_classes, drop_rate, conv=nn.ReLU())
-        super().__init__(stem, nn.Sequential(*stages), head, stage_specs=stage_specs,
-                         feature_info=feature_info, in_chans=in_chans)
+        super().__init__(stem, stages, head, stage_specs=stage_specs, in_chans=in_chans)
         self.genotype = genotype

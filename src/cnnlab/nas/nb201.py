@@ -19,7 +19,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.nas.genotype import read_genotype_json
 from cnnlab.nas.nb201_arch import NB201_EDGES, format_arch, parse_arch, validate_nb201
 from cnnlab.nas.ops import make_op
-from cnnlab.nets.base import ClassifierHead, ZooNet, check_common
+from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.units import ConvNormAct
 
@@ -99,16 +99,13 @@ class NB201Network(ZooNet):
         check_common("nb201", num_classes, in_chans, 0.0)
         widths = (C, 2 * C, 4 * C)
         stage_specs = [{"stage": s, "reduction": s > 0, "cells": N, "channels": c} for s, c in enumerate(widths)]
-        stages = []
+        stages = StageStack(C)
         for s, c in enumerate(widths):
-            blocks = [ResidualReduction(widths[s - 1], c)] if s else []
-            stages.append(nn.Sequential(*blocks, *(NB201Cell(ops, c) for _ in range(N))))
+            blocks = [ResidualReduction(widths[s - 1], c)] if s else []  # the residual reduction: stride 2
+            stages.add(nn.Sequential(*blocks, *(NB201Cell(ops, c) for _ in range(N))), c, 2 if s else 1)
         head = ClassifierHead(widths[-1], num_classes, conv=nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU()))
-        super().__init__(ConvNormAct(in_chans, C, 3, act_layer=None), nn.Sequential(*stages), head,
-                         stage_specs=stage_specs,
-                         feature_info=[{"num_chs": c, "reduction": 2**s, "module": f"stages.{s}"}
-                                       for s, c in enumerate(widths)],
-                         in_chans=in_chans, min_size=4)
+        super().__init__(ConvNormAct(in_chans, C, 3, act_layer=None), stages, head,
+                         stage_specs=stage_specs, in_chans=in_chans, min_size=4)
         self.arch = arch
         self.genotype = {"space": "nb201", "arch": arch}
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_positive
 from cnnlab.errors import ConfigError
-from cnnlab.nets.base import ClassifierHead, ZooNet, check_common
+from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.units import ConvNormAct
 
@@ -169,16 +169,12 @@ class RandWireNet(ZooNet):
         graphs = [stage_graph(genotype, s) for s in range(num_stages)]
         stage_specs = [{"stage": s, "channels": C * 2**s, "nodes": g.number_of_nodes(), "edges": g.number_of_edges()}
                        for s, g in enumerate(graphs)]
-        reduction = stem_strides[0] * stem_strides[1]
-        stages, prev, feature_info = [], C, []
-        for s, spec in enumerate(stage_specs):
-            stages.append(RandWireStage(graphs[s], prev, spec["channels"]))
-            prev, reduction = spec["channels"], reduction * 2
-            feature_info.append({"num_chs": prev, "reduction": reduction, "module": f"stages.{s}"})
-        head_conv = nn.Sequential(nn.ReLU(), ConvNormAct(prev, head_channels, 1))
-        head = ClassifierHead(prev, num_classes, drop_rate, conv=head_conv, conv_features=head_channels)
-        super().__init__(stem, nn.Sequential(*stages), head, stage_specs=stage_specs,
-                         feature_info=feature_info, in_chans=in_chans)
+        stages = StageStack(C, stem_strides[0] * stem_strides[1])
+        for s, spec in enumerate(stage_specs):  # every stage's input nodes have stride 2 (Xie et al., Sec. 3.3)
+            stages.add(RandWireStage(graphs[s], stages.channels, spec["channels"]), spec["channels"], 2)
+        head_conv = nn.Sequential(nn.ReLU(), ConvNormAct(stages.channels, head_channels, 1))
+        head = ClassifierHead(stages.channels, num_classes, drop_rate, conv=head_conv, conv_features=head_channels)
+        super().__init__(stem, stages, head, stage_specs=stage_specs, in_chans=in_chans)
         self.genotype = genotype
         self.paper_table = randwire_paper_table
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnlab.nets.registry import create_model, list_models, model_info, register_model
+from cnnlab.nets.registry import create_model, create_model_from_spec, list_models, model_info, register_model
 
-__all__ = ["create_model", "list_models", "model_info", "register_model", "zoo_table_markdown", "zoo_rows"]
+__all__ = ["create_model", "create_model_from_spec", "list_models", "model_info", "register_model",
+           "zoo_table_markdown", "zoo_rows"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,8 @@
 """The protocol every cnnlab network follows, and the pieces the family builders share.
 
 A network is ``stem`` → ``stages`` (an ``nn.Sequential`` of stages, each an ``nn.Sequential`` of blocks) →
-``head``; ``stage_specs`` is the plain-data table it was built from, ``feature_info`` one dict per stage.
+``head``; ``stage_specs`` is the plain-data table it was built from, ``feature_info`` one dict per stage,
+read from the :class:`StageStack` the builder filled (each stage with its channels and cumulative stride).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cnnlab.errors import ConfigError
 __all__ = [
     "ClassifierHead",
     "FeatureExtractor",
+    "StageStack",
     "ZooNet",
     "check_drop_rate",
     "init_weights",
@@ -115,18 +117,59 @@ class ClassifierHead(nn.Module):
         return x if pre_logits else self.fc(x)
 
 
-class ZooNet(nn.Module):
-    """stem → stages → head, with the contract of docs/architecture.md ("Networks")."""
+class StageStack:
+    """The stages of a network as its builder adds them, each with its output channels and the cumulative
+    stride at its output (the stem's stride times every stage's so far). ``feature_info`` is read from
+    here, so no builder collects it by hand; tests check it against what ``features_only`` returns."""
 
-    def __init__(self, stem: nn.Module, stages: nn.Sequential, head: nn.Module, *,
-                 stage_specs: Sequence[Any], feature_info: list[dict[str, Any]], in_chans: int,
-                 min_size: int = 1) -> None:
+    def __init__(self, in_channels: int, stride: int = 1) -> None:
+        """``in_channels`` and ``stride``: the stem's output channels and its total stride."""
+        self.sequential = nn.Sequential()
+        self.channels = int(in_channels)  # output channels of the last stage added (the stem's before any)
+        self.reduction = int(stride)  # cumulative stride at that output
+        self._info: list[dict[str, Any]] = []
+
+    def add(self, stage: nn.Module, out_channels: int, stride: int = 1) -> nn.Module:
+        """Append ``stage`` (input: the previous stage's output) with its output channels and own stride."""
+        index = len(self.sequential)
+        self.sequential.add_module(str(index), stage)
+        self.channels, self.reduction = int(out_channels), self.reduction * int(stride)
+        self._info.append({"num_chs": self.channels, "reduction": self.reduction, "module": f"stages.{index}"})
+        return stage
+
+    def add_repeated(self, make_block: Callable[[int, int, int], nn.Module], out_channels: int, depth: int,
+                     stride: int) -> nn.Sequential:
+        """Append a :func:`repeated_stage` that starts from the last stage's channels."""
+        stage = repeated_stage(make_block, self.channels, out_channels, depth, stride)
+        self.add(stage, out_channels, stride)
+        return stage
+
+    @property
+    def feature_info(self) -> list[dict[str, Any]]:
+        """One ``{"num_chs", "reduction", "module"}`` per stage, in order."""
+        return [dict(info) for info in self._info]
+
+
+class ZooNet(nn.Module):
+    """stem → stages → head, with the contract of docs/architecture.md ("Networks").
+
+    ``model_name``: the registered name, set by ``create_model`` (None when the class is built directly);
+    training checkpoints record it, so ``cnnlab export RUN/checkpoint.pt`` knows what to build.
+    """
+
+    model_name: str | None = None
+
+    def __init__(self, stem: nn.Module, stages: StageStack, head: nn.Module, *,
+                 stage_specs: Sequence[Any], in_chans: int, min_size: int = 1) -> None:
+        if not isinstance(stages, StageStack):
+            raise TypeError(f"ZooNet takes its stages as a StageStack (channels and strides recorded), "
+                            f"got {type(stages).__name__}")
         super().__init__()
         self.stem = stem
-        self.stages = stages
+        self.stages = stages.sequential
         self.head = head
         self.stage_specs = list(stage_specs)
-        self.feature_info = feature_info
+        self.feature_info = stages.feature_info
         self.in_chans = in_chans
         self.min_input_size = min_size
 
@@ -176,8 +219,11 @@ class ZooNet(nn.Module):
 class FeatureExtractor(nn.Module):
     """``features_only=True``: returns the list of every stage's output; keeps ``feature_info``."""
 
+    model_name: str | None = None
+
     def __init__(self, model: ZooNet) -> None:
         super().__init__()
+        self.model_name = model.model_name
         self.stem = model.stem
         self.stages = model.stages
         self.feature_info = model.feature_info
@@ -195,11 +241,6 @@ class FeatureExtractor(nn.Module):
             x = stage(x)
             features.append(x)
         return features
-
-
-def feature_info_for(stages: nn.Sequential, channels: Sequence[int], reductions: Sequence[int]) -> list[dict]:
-    return [{"num_chs": int(c), "reduction": int(r), "module": f"stages.{i}"}
-            for i, (c, r) in enumerate(zip(channels, reductions, strict=True))]
 
 
 def check_common(where: str, num_classes: object, in_chans: object, drop_rate: object,

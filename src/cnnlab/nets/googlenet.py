@@ -1,7 +1,9 @@
 """GoogLeNet (Szegedy et al. 2015, Table 1): the torchvision build and the paper's.
 
 * ``googlenet`` — torchvision's: BN (eps 1e-3) after every conv, no LRN, a 3x3 conv in the "5x5" branch
-  (pytorch/vision#906), auxiliary classifiers only with ``aux_logits=True``. Weights load 1:1.
+  (pytorch/vision#906), auxiliary classifiers only with ``aux_logits=True``. Weights load 1:1; its ImageNet
+  weights were trained on inputs scaled to [-1, 1], so ``pretrained=True`` builds it with
+  ``transform_input=True`` (as torchvision does), which takes ImageNet-normalised inputs.
 * ``googlenet_paper`` — the paper's: a true 5x5 branch, convs with bias and no BN, LRN after the first
   pool and after conv2 (as the reference Caffe model).
 
@@ -20,16 +22,19 @@ from torch import nn
 from cnnlab.arith.checks import pair
 from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.inception import InceptionBlock
-from cnnlab.nets.base import ClassifierHead, ZooNet, check_common, check_drop_rate, min_input_size
-from cnnlab.nets.checkpoint import regex_converter, register_converter
+from cnnlab.errors import ConfigError
+from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common, check_drop_rate, min_input_size
 from cnnlab.nets.paper_table import convs, fmt, kernel, table_row
+from cnnlab.nets.published import torchvision_weights
 from cnnlab.nets.registry import register_variant
+from cnnlab.nets.weights import regex_converter, register_converter
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
-__all__ = ["GOOGLENET_TABLE", "GoogLeNet", "GoogLeNetOutputs", "InceptionSpec", "build_googlenet",
-           "googlenet_paper_table"]
+__all__ = ["GOOGLENET_TABLE", "GOOGLENET_WEIGHTS", "GoogLeNet", "GoogLeNetOutputs", "InceptionSpec",
+           "InputTransform", "build_googlenet", "googlenet_paper_table"]
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's normalisation
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,20 @@ class InceptionAux(nn.Module):
         return self.fc2(self.drop(self.act(self.fc1(x))))
 
 
+class InputTransform(nn.Module):
+    """torchvision's ``transform_input``: inputs normalised with ImageNet's mean and std, re-normalised to
+    mean 0.5, std 0.5 per channel, the inputs torchvision's GoogLeNet weights were trained on."""
+
+    def __init__(self, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor([s / 0.5 for s in std]).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("shift", torch.tensor([(m - 0.5) / 0.5 for m in mean]).view(1, -1, 1, 1),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+
 class GoogLeNet(ZooNet):
     """ZooNet whose training forward also returns the two auxiliary logits when ``aux1``/``aux2`` exist."""
 
@@ -115,6 +134,7 @@ def build_googlenet(
     batch_norm: bool = True,
     lrn: bool = False,
     aux_logits: bool = False,
+    transform_input: bool = False,
     num_classes: int = 1000,
     in_chans: int = 3,
     drop_rate: float = 0.2,
@@ -122,10 +142,13 @@ def build_googlenet(
     norm_layer: LayerFactory | None = partial(nn.BatchNorm2d, eps=0.001),
     act_layer: LayerFactory | None = ReLU,
 ) -> GoogLeNet:
-    """Build GoogLeNet from :data:`GOOGLENET_TABLE`."""
+    """Build GoogLeNet from :data:`GOOGLENET_TABLE`; ``transform_input``: start the stem with
+    :class:`InputTransform` (torchvision's, for its ImageNet weights; 3 input channels)."""
     where = "build_googlenet"
     check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     check_drop_rate(aux_drop_rate, where)
+    if transform_input and in_chans != 3:
+        raise ConfigError(f"{where}: transform_input re-normalises ImageNet's 3 channels, got in_chans={in_chans}")
     norm = norm_layer if batch_norm else None
     conv = partial(ConvNormAct, norm_layer=norm, act_layer=act_layer)
 
@@ -133,6 +156,8 @@ def build_googlenet(
         return nn.MaxPool2d(k, stride=2, ceil_mode=True)
 
     stem = nn.Sequential()
+    if transform_input:
+        stem.add_module("transform", InputTransform())
     stem.add_module("conv1", conv(in_chans, 64, 7, 2, 3))
     stem.add_module("pool1", pool())
     if lrn:
@@ -143,10 +168,10 @@ def build_googlenet(
         stem.add_module("lrn2", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
     stem.add_module("pool2", pool())
     ops = [(7, 2, 3, False), (3, 2, 0, True), (3, 2, 0, True)]
-    stages, cin, channels = nn.Sequential(), 192, []
+    stages = StageStack(192, 8)  # conv1 and the two max-pools, stride 2 each
     for s, rows in enumerate(GOOGLENET_TABLE):
-        stage = nn.Sequential()
-        if s > 0:
+        stage, cin = nn.Sequential(), stages.channels
+        if s > 0:  # a stage after the first starts with the max-pool between inception groups
             stage.add_module("pool", pool(3 if s == 1 else 2))
             ops.append((3, 2, 0, True) if s == 1 else (2, 2, 0, True))
         for row in rows:
@@ -155,13 +180,9 @@ def build_googlenet(
                 ch5x5red=row.ch5x5red, ch5x5=row.ch5x5, pool_proj=row.pool_proj, kernel_5x5=kernel_5x5,
                 norm_layer=norm, act_layer=act_layer))
             cin = row.out_channels
-        stages.add_module(str(s), stage)
-        channels.append(cin)
-    feature_info = [{"num_chs": c, "reduction": r, "module": f"stages.{i}"}
-                    for i, (c, r) in enumerate(zip(channels, (8, 16, 32), strict=True))]
-    model = GoogLeNet(stem, stages, ClassifierHead(cin, num_classes, drop_rate),
-                      stage_specs=GOOGLENET_TABLE, feature_info=feature_info, in_chans=in_chans,
-                      min_size=min_input_size(ops))
+        stages.add(stage, cin, 2 if s > 0 else 1)
+    model = GoogLeNet(stem, stages, ClassifierHead(stages.channels, num_classes, drop_rate),
+                      stage_specs=GOOGLENET_TABLE, in_chans=in_chans, min_size=min_input_size(ops))
     model.aux1 = InceptionAux(512, num_classes, conv, aux_drop_rate) if aux_logits else None
     model.aux2 = InceptionAux(528, num_classes, conv, aux_drop_rate) if aux_logits else None
     for m in model.modules():  # torchvision's GoogLeNet init: truncated normal, std 0.01
@@ -244,14 +265,30 @@ def _inception(m: object) -> str:
     return f"stages.{stage}.inception{m[1]}{m[2]}."  # type: ignore[index]
 
 
-register_converter("googlenet", "torchvision", regex_converter([
+_torchvision_keys = regex_converter([
     (r"^conv([123])\.", r"stem.conv\1."),
     (r"^inception([345])([a-e])\.", _inception),
     (r"^fc\.", "head.fc."),
-]))
+])
+
+
+def _from_torchvision(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """torchvision's keys; a model without auxiliary classifiers drops theirs, as torchvision's own
+    ``googlenet(weights=..., aux_logits=False)`` does (its published file carries them)."""
+    if getattr(model, "aux1", None) is None:
+        state = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
+    return _torchvision_keys(state, model)
+
+
+register_converter("googlenet", "torchvision", _from_torchvision)
+
+# Published weights (create_model("googlenet", pretrained=True)): torchvision's IMAGENET1K_V1 file, the one its
+# own pretrained=True loads (the hex digits are the start of the file's sha256); torchvision builds the model for
+# it with transform_input=True, and so does cnnlab.
+GOOGLENET_WEIGHTS = torchvision_weights("googlenet-1378be20.pth", transform_input=True)
 
 _PAPER = "Szegedy et al. 2015, Going Deeper with Convolutions (Table 1)"
 register_variant("googlenet", build_googlenet, family="googlenet",
-                 paper=_PAPER + ", torchvision build (BN, 3x3 in the 5x5 branch)")
+                 paper=_PAPER + ", torchvision build (BN, 3x3 in the 5x5 branch)", published=GOOGLENET_WEIGHTS)
 register_variant("googlenet_paper", build_googlenet, family="googlenet", paper=_PAPER + ", as published",
                  kernel_5x5=5, batch_norm=False, lrn=True)

@@ -21,20 +21,20 @@ from cnnlab.blocks.mobilenet import DepthwiseSeparableBlock, InvertedResidual
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import (
     ClassifierHead,
+    StageStack,
     ZooNet,
     check_common,
     check_multiplier,
-    feature_info_for,
     init_weights,
     make_divisible,
-    repeated_stage,
 )
-from cnnlab.nets.checkpoint import regex_converter, register_converter
 from cnnlab.nets.paper_table import convs, fmt, kernel, table_row
+from cnnlab.nets.published import PublishedWeights, torchvision_weights
 from cnnlab.nets.registry import register_variant
+from cnnlab.nets.weights import regex_converter, register_converter
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
-__all__ = ["MOBILENET_V1_TABLE", "MOBILENET_V2_TABLE", "MobileNetStage", "build_mobilenet_v1",
+__all__ = ["MOBILENET_V1_TABLE", "MOBILENET_V2_TABLE", "MOBILENET_WEIGHTS", "MobileNetStage", "build_mobilenet_v1",
            "build_mobilenet_v2", "mobilenet_v1_paper_table", "mobilenet_v2_paper_table"]
 
 
@@ -91,8 +91,8 @@ def _build(where: str, block: str, stage_table: Sequence[MobileNetStage], width_
     table = _check_table(stage_table, where)
     cin = make_divisible(require_positive("stem_channels", stem_channels, where) * width, 8)
     stem = ConvNormAct(in_chans, cin, 3, 2, 1, norm_layer=norm_layer, act_layer=act_layer)
-    stages, channels, reductions, reduction = nn.Sequential(), [], [], 2
-    for i, row in enumerate(table):
+    stages = StageStack(cin, 2)
+    for row in table:
         cout = make_divisible(row.c * width, 8)
         if block == "ds":
             def make(j: int, c: int, s: int, cout: int = cout) -> nn.Module:
@@ -100,12 +100,8 @@ def _build(where: str, block: str, stage_table: Sequence[MobileNetStage], width_
         else:
             def make(j: int, c: int, s: int, cout: int = cout, t: float = row.t) -> nn.Module:
                 return InvertedResidual(c, cout, s, t, norm_layer=norm_layer, act_layer=act_layer)
-        stages.add_module(str(i), repeated_stage(make, cin, cout, row.n, row.s))
-        cin, reduction = cout, reduction * row.s
-        channels.append(cout)
-        reductions.append(reduction)
-    model = ZooNet(stem, stages, make_head(cin), stage_specs=table,
-                   feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans)
+        stages.add_repeated(make, cout, row.n, row.s)
+    model = ZooNet(stem, stages, make_head(stages.channels), stage_specs=table, in_chans=in_chans)
     init_weights(model)  # = torchvision's MobileNet init (kaiming fan-out convs, BN 1/0, linear N(0, 0.01))
     model.paper_table = mobilenet_v1_paper_table if block == "ds" else mobilenet_v2_paper_table
     return model
@@ -266,5 +262,12 @@ for _alpha in ("075", "050", "025"):  # Table 6: width multipliers 0.75, 0.5, 0.
     register_variant(f"mobilenet_v1_{_alpha}", build_mobilenet_v1, family="mobilenet_v1",
                      paper=f"Howard et al. 2017, MobileNets (Table 6, α={int(_alpha) / 100:g})",
                      width_multiplier=int(_alpha) / 100)
+# Published weights (create_model(name, pretrained=True)): torchvision's IMAGENET1K_V1 file of MobileNet V2,
+# the one its own pretrained=True loads (the hex digits are the start of the file's sha256). timm publishes
+# mobilenetv1_100 on the Hugging Face hub under a name without its hash, so cnnlab cannot check a download of
+# it: load it with checkpoint=timm.create_model("mobilenetv1_100", pretrained=True).state_dict().
+MOBILENET_WEIGHTS: dict[str, PublishedWeights] = {
+    "mobilenet_v2": torchvision_weights("mobilenet_v2-b0353104.pth"),
+}
 register_variant("mobilenet_v2", build_mobilenet_v2, family="mobilenet_v2",
-                 paper="Sandler et al. 2018, MobileNetV2 (Table 2)")
+                 paper="Sandler et al. 2018, MobileNetV2 (Table 2)", published=MOBILENET_WEIGHTS["mobilenet_v2"])

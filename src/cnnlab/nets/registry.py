@@ -1,7 +1,9 @@
-"""The model registry: ``@register_model``, ``create_model``, ``list_models``, ``model_info``.
+"""The model registry: ``@register_model``, ``create_model``, ``create_model_from_spec``, ``list_models``,
+``model_info``.
 
 Family modules (and the NAS models) register themselves when imported; the registry imports them on first
-use, so ``import cnnlab.nets.registry`` stays cheap and the families may import this module freely.
+use, so ``import cnnlab.nets.registry`` stays cheap and the families may import this module freely. A name
+is registered once: a second registration of it is a ConfigError.
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from cnnlab.errors import ConfigError
+from cnnlab.nets.model_spec import parse_model_spec
+
+if TYPE_CHECKING:
+    from cnnlab.nets.published import PublishedWeights
 
 __all__ = [
     "PROVIDER_MODULES",
     "ModelEntry",
     "create_model",
+    "create_model_from_spec",
     "list_models",
     "model_info",
     "register_model",
@@ -52,6 +59,8 @@ class ModelEntry:
     defaults: dict[str, Any] = field(default_factory=dict)
     accepted: frozenset[str] | None = None  # keyword arguments create_model may pass; None: any
     builder: Callable[..., nn.Module] | None = None
+    published: PublishedWeights | None = None  # weights pretrained=True downloads; None: none published
+    module: str = ""  # the module that registered it
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -73,27 +82,37 @@ def register_model(
     paper: str = "",
     builder: Callable[..., nn.Module] | None = None,
     defaults: Mapping[str, Any] | None = None,
+    published: PublishedWeights | None = None,
 ) -> Any:
-    """Register a model function under ``name`` (default: its ``__name__``).
+    """Register a model function under ``name`` (default: its ``__name__``); a name already registered is
+    a ConfigError naming it and who registered it first.
 
     Usable bare (``@register_model``) or with metadata (``@register_model(family="nas", paper="...")``).
     ``builder``: the family builder the function forwards ``**kwargs`` to, so unknown keywords are caught.
+    ``published``: the weights a library publishes for it (``create_model(name, pretrained=True)``).
     """
 
     def add(f: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or f.__name__
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"register_model: a model name must be a non-empty string, got {key!r}")
+        if key in _REGISTRY:
+            first = _REGISTRY[key]
+            raise ConfigError(f"register_model: the model name {key!r} is already registered (family "
+                              f"{first.family!r}, by {first.module or 'an unknown module'}); pick another name")
         accepted = _keyword_names(f)
         if accepted is None and builder is not None:
             accepted = _keyword_names(builder)
+        module = (builder or f).__module__ if f.__module__ == __name__ else f.__module__
         _REGISTRY[key] = ModelEntry(key, f, family, paper or (inspect.getdoc(f) or "").split("\n")[0],
-                                    dict(defaults or {}), accepted, builder)
+                                    dict(defaults or {}), accepted, builder, published, module)
         return f
 
     return add(fn) if fn is not None else add
 
 
 def register_variant(name: str, builder: Callable[..., nn.Module], *, family: str, paper: str,
-                     **defaults: Any) -> None:
+                     published: PublishedWeights | None = None, **defaults: Any) -> None:
     """Register ``name`` as ``builder(**defaults, **user_kwargs)``: a row of a family's variant table."""
 
     def build(**kwargs: Any) -> nn.Module:
@@ -101,7 +120,8 @@ def register_variant(name: str, builder: Callable[..., nn.Module], *, family: st
 
     build.__name__ = name
     build.__doc__ = f"{name}: {paper}"
-    register_model(build, name=name, family=family, paper=paper, builder=builder, defaults=defaults)
+    register_model(build, name=name, family=family, paper=paper, builder=builder, defaults=defaults,
+                   published=published)
 
 
 def _load_providers() -> None:
@@ -115,8 +135,19 @@ def _load_providers() -> None:
         except ModuleNotFoundError as exc:
             if module in _OPTIONAL_PROVIDERS and exc.name == module:
                 continue
-            _providers_loaded = False
+            _forget(module)
             raise
+        except BaseException:
+            _forget(module)
+            raise
+
+
+def _forget(module: str) -> None:
+    """After ``module`` failed to import: drop what it registered, so a retry registers it afresh."""
+    global _providers_loaded
+    _providers_loaded = False
+    for key in [k for k, e in _REGISTRY.items() if e.module == module]:
+        del _REGISTRY[key]
 
 
 def _entry(name: object) -> ModelEntry:
@@ -149,6 +180,29 @@ def model_info(name: str) -> dict[str, Any]:
     return {"name": entry.name, "family": entry.family, "paper": entry.paper, "default_config": config}
 
 
+# create_model's own keywords; a model spec may set them too (``resnet50:pretrained=true``)
+_CREATE_KEYWORDS = frozenset({"pretrained", "checkpoint", "features_only"})
+
+
+def _check_arguments(entry: ModelEntry, kwargs: Mapping[str, Any], where: str) -> None:
+    if entry.accepted is None:
+        return
+    unknown = sorted(set(kwargs) - entry.accepted - _CREATE_KEYWORDS)
+    if unknown:
+        builder = getattr(entry.builder, "__name__", entry.name)
+        raise ConfigError(f"{where}: unknown argument(s) {', '.join(unknown)} for builder {builder}; "
+                          f"accepted: {', '.join(sorted(entry.accepted))}")
+
+
+def _published(entry: ModelEntry, where: str) -> PublishedWeights:
+    if entry.published is None:
+        with_weights = ", ".join(n for n in sorted(_REGISTRY) if _REGISTRY[n].published is not None)
+        raise ConfigError(f"{where}: cnnlab knows no published weights it can download and check for "
+                          f"{entry.name!r}; pass weights you have with checkpoint=..., or pick a model with "
+                          f"published weights: {with_weights}")
+    return entry.published
+
+
 def create_model(
     name: str,
     pretrained: bool = False,
@@ -156,35 +210,60 @@ def create_model(
     features_only: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
-    """Build a registered network; optionally load a checkpoint (cnnlab's or torchvision's keys).
+    """Build a registered network; optionally load weights (cnnlab's, torchvision's or timm's keys).
 
-    ``pretrained=True`` is refused: cnnlab downloads nothing, pass weights on disk via ``checkpoint=``.
-    ``features_only=True`` returns a module giving the list of every stage's output.
+    ``pretrained=True`` loads the weights published for it (torchvision's ImageNet ``IMAGENET1K_V1``, the
+    ones torchvision's own ``pretrained=True`` loads), downloaded once through torch hub's cache with the
+    hash checked (:mod:`cnnlab.nets.published`); another ``num_classes`` gets a fresh classifier after
+    loading. ``checkpoint``: a file or state dict to load instead. ``features_only=True`` returns a module
+    giving the list of every stage's output.
     """
+    from cnnlab.nets.base import FeatureExtractor, ZooNet
+
     entry = _entry(name)
+    where = f"create_model({name!r})"
+    _check_arguments(entry, kwargs, where)
+    for flag, value in (("pretrained", pretrained), ("features_only", features_only)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {flag} must be True or False, got {value!r}")
+    reset_classes = None
     if pretrained:
-        raise ConfigError(
-            f"create_model({name!r}, pretrained=True): cnnlab does not download weights; pass a file or "
-            f"state dict you have with checkpoint=..., e.g. torchvision's ImageNet .pth"
-        )
-    if entry.accepted is not None:
-        unknown = sorted(set(kwargs) - entry.accepted)
-        if unknown:
-            builder = getattr(entry.builder, "__name__", entry.name)
-            raise ConfigError(
-                f"create_model({name!r}): unknown argument(s) {', '.join(unknown)} for builder {builder}; "
-                f"accepted: {', '.join(sorted(entry.accepted))}"
-            )
+        where = f"create_model({name!r}, pretrained=True)"
+        if checkpoint is not None:
+            raise ConfigError(f"{where}: give pretrained=True or checkpoint=..., not both")
+        published = _published(entry, where)
+        kwargs, reset_classes = published.arguments(kwargs, where)
     model = entry.fn(**kwargs)
-    model.model_name = entry.name  # recorded in training checkpoints, so `cnnlab export RUN/checkpoint.pt` works
+    if isinstance(model, ZooNet):
+        model.model_name = entry.name  # recorded in training checkpoints: `cnnlab export RUN/checkpoint.pt` works
+    if pretrained:
+        from cnnlab.nets.published import fetch_published
+
+        checkpoint = fetch_published(entry.name, published)
     if checkpoint is not None:
-        from cnnlab.nets.checkpoint import load_checkpoint
+        from cnnlab.nets.weights import load_weights
 
-        load_checkpoint(model, checkpoint, family=entry.family)
+        load_weights(model, checkpoint, family=entry.family)
+    if reset_classes is not None:
+        model.reset_classifier(reset_classes)
     if features_only:
-        from cnnlab.nets.base import FeatureExtractor
-
-        if not hasattr(model, "stages"):
+        if not isinstance(model, ZooNet):
             raise ConfigError(f"create_model({name!r}, features_only=True): this model has no stages")
         model = FeatureExtractor(model)
     return model
+
+
+def create_model_from_spec(spec: str, **overrides: Any) -> nn.Module:
+    """Build the model a spec names: ``NAME`` or ``NAME:key=value,...`` with builder arguments, e.g.
+    ``"nasnet:genotype=best.json,C=8"`` (values: ints, floats, true/false, none, ``(2, 2)``, else strings).
+
+    ``overrides`` (``num_classes``, ``in_chans``, ``checkpoint``, ...) win over the spec's own values. Every
+    error is a ConfigError that names the spec and the bad key or value.
+    """
+    name, kwargs = parse_model_spec(spec)
+    where = f"model spec {spec!r}"
+    _check_arguments(_entry(name), kwargs, where)
+    try:
+        return create_model(name, **{**kwargs, **overrides})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

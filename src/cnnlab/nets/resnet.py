@@ -18,19 +18,19 @@ from cnnlab.blocks.resnet import BasicBlock, Bottleneck
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import (
     ClassifierHead,
+    StageStack,
     ZooNet,
     check_common,
-    feature_info_for,
     init_weights,
     min_input_size,
-    repeated_stage,
 )
-from cnnlab.nets.checkpoint import regex_converter, register_converter
 from cnnlab.nets.paper_table import convs, table_row
+from cnnlab.nets.published import PublishedWeights, torchvision_weights
 from cnnlab.nets.registry import register_variant
+from cnnlab.nets.weights import regex_converter, register_converter
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
-__all__ = ["RESNET_DEPTHS", "ResNetStage", "build_resnet", "resnet_paper_table", "resnet_stages"]
+__all__ = ["RESNET_DEPTHS", "RESNET_WEIGHTS", "ResNetStage", "build_resnet", "resnet_paper_table", "resnet_stages"]
 
 
 @dataclass(frozen=True)
@@ -142,25 +142,17 @@ def build_resnet(
     require_choice("stride_on", stride_on, ("3x3", "1x1"), where)
     specs = resnet_stages(block, depths, widths, groups, width_per_group)
     stem_module, ops = _stem(stem, in_chans, stem_width, stem_stride, bool(stem_pool), norm_layer, act_layer)
-    reduction = stem_stride * (2 if stem_pool else 1)
-    stages, channels, reductions = nn.Sequential(), [], []
-    cin = stem_width
-    for i, spec in enumerate(specs):
+    stages = StageStack(stem_width, stem_stride * (2 if stem_pool else 1))
+    for spec in specs:
         def make(j: int, c: int, stride: int, spec: ResNetStage = spec) -> nn.Module:
             if spec.block == "basic":
                 return BasicBlock(c, spec.out_channels, stride, norm_layer=norm_layer, act_layer=act_layer)
             return Bottleneck(c, spec.out_channels, stride, spec.mid_channels, spec.groups, stride_on,
                               norm_layer=norm_layer, act_layer=act_layer)
-        stages.add_module(str(i), repeated_stage(make, cin, spec.out_channels, spec.depth, spec.stride))
-        cin = spec.out_channels
-        reduction *= spec.stride
-        channels.append(cin)
-        reductions.append(reduction)
+        stages.add_repeated(make, spec.out_channels, spec.depth, spec.stride)
         ops.append((3, spec.stride, 1, False))
-    head = ClassifierHead(cin, num_classes, drop_rate)
-    model = ZooNet(stem_module, stages, head, stage_specs=specs,
-                   feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans,
-                   min_size=min_input_size(ops))
+    head = ClassifierHead(stages.channels, num_classes, drop_rate)
+    model = ZooNet(stem_module, stages, head, stage_specs=specs, in_chans=in_chans, min_size=min_input_size(ops))
     init_weights(model)
     model.paper_table = resnet_paper_table
     if zero_init_residual:
@@ -213,9 +205,26 @@ _RESNEXT = "Xie et al. 2017, Aggregated Residual Transformations (Table 1)"
 _SCRATCHDET = "Zhu et al. 2019, ScratchDet (ResNet-18 variants, Fig. 4)"
 
 
+# Published weights (create_model(name, pretrained=True)): torchvision's IMAGENET1K_V1 files, the ones its own
+# pretrained=True loads (torchvision.models.get_model_weights(name).IMAGENET1K_V1.url); the hex digits in a
+# name are the start of the file's sha256. The paper's v1 and the ScratchDet variants have none.
+RESNET_WEIGHTS: dict[str, PublishedWeights] = {
+    "resnet18": torchvision_weights("resnet18-f37072fd.pth"),
+    "resnet34": torchvision_weights("resnet34-b627a593.pth"),
+    "resnet50": torchvision_weights("resnet50-0676ba61.pth"),
+    "resnet101": torchvision_weights("resnet101-63fe2227.pth"),
+    "resnet152": torchvision_weights("resnet152-394f9c45.pth"),
+    "resnext50_32x4d": torchvision_weights("resnext50_32x4d-7cdf4587.pth"),
+    "resnext101_32x8d": torchvision_weights("resnext101_32x8d-8ba56ff5.pth"),
+    "wide_resnet50_2": torchvision_weights("wide_resnet50_2-95faca4d.pth"),
+    "wide_resnet101_2": torchvision_weights("wide_resnet101_2-32ee1156.pth"),
+}
+
+
 def _register(name: str, paper: str, depth: int, **defaults: object) -> None:
     block, depths = RESNET_DEPTHS[depth]
-    register_variant(name, build_resnet, family="resnet", paper=paper, block=block, depths=depths, **defaults)
+    register_variant(name, build_resnet, family="resnet", paper=paper, published=RESNET_WEIGHTS.get(name),
+                     block=block, depths=depths, **defaults)
 
 
 for _depth in (18, 34, 50, 101, 152):

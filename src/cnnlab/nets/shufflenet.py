@@ -17,12 +17,11 @@ from cnnlab.blocks.shufflenet import ShuffleUnit
 from cnnlab.errors import ConfigError
 from cnnlab.nets.base import (
     ClassifierHead,
+    StageStack,
     ZooNet,
     check_common,
     check_multiplier,
-    feature_info_for,
     init_weights,
-    repeated_stage,
 )
 from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.nets.registry import register_variant
@@ -79,16 +78,14 @@ def build_shufflenet_v1(
     stem.add_module("conv1", ConvNormAct(in_chans, stem_width, 3, 2, 1, norm_layer=norm_layer,
                                          act_layer=act_layer))
     stem.add_module("pool", nn.MaxPool2d(3, 2, 1))
-    stages, cin, channels = nn.Sequential(), stem_width, []
+    stages = StageStack(stem_width, 4)  # conv1 and the max-pool, stride 2 each
     for s, spec in enumerate(specs):
         def make(j: int, c: int, stride: int, spec: ShuffleStage = spec, first_stage: bool = s == 0) -> nn.Module:
             return ShuffleUnit(c, spec.out_channels, stride, groups, first_grouped=not (first_stage and j == 0),
                                norm_layer=norm_layer, act_layer=act_layer)
-        stages.add_module(str(s), repeated_stage(make, cin, spec.out_channels, spec.repeats, 2))
-        cin = spec.out_channels
-        channels.append(cin)
-    model = ZooNet(stem, stages, ClassifierHead(cin, num_classes, drop_rate), stage_specs=specs,
-                   feature_info=feature_info_for(stages, channels, (8, 16, 32)), in_chans=in_chans)
+        stages.add_repeated(make, spec.out_channels, spec.repeats, 2)  # Table 1: every stage starts at stride 2
+    model = ZooNet(stem, stages, ClassifierHead(stages.channels, num_classes, drop_rate), stage_specs=specs,
+                   in_chans=in_chans)
     init_weights(model)
     model.paper_table = shufflenet_paper_table
     return model

@@ -16,13 +16,14 @@ from cnnlab.arith.checks import require_non_negative, require_positive
 from cnnlab.blocks._common import ReLU
 from cnnlab.blocks.vgg import VGGBlock
 from cnnlab.errors import ConfigError
-from cnnlab.nets.base import ZooNet, check_common, feature_info_for
-from cnnlab.nets.checkpoint import register_converter
+from cnnlab.nets.base import StageStack, ZooNet, check_common
 from cnnlab.nets.paper_table import convs, table_row
+from cnnlab.nets.published import PublishedWeights, torchvision_weights
 from cnnlab.nets.registry import register_variant
+from cnnlab.nets.weights import register_converter
 from cnnlab.units.conv_norm_act import LayerFactory
 
-__all__ = ["VGG_CONFIGS", "VGG_LETTERS", "VGGHead", "VGGStage", "build_vgg", "vgg_paper_table", "vgg_stages"]
+__all__ = ["VGG_CONFIGS", "VGG_LETTERS", "VGG_WEIGHTS", "VGGHead", "VGGStage", "build_vgg", "vgg_paper_table", "vgg_stages"]
 
 
 @dataclass(frozen=True)
@@ -98,17 +99,13 @@ def build_vgg(
     check_common(where, num_classes, in_chans, drop_rate, norm_layer, act_layer)
     require_positive("hidden", hidden, where)
     specs = vgg_stages(convs, widths)
-    stages, channels, reductions, cin = nn.Sequential(), [], [], in_chans
-    for i, spec in enumerate(specs):
-        block = VGGBlock(cin, spec.out_channels, 2, spec.num_convs,
+    stages = StageStack(in_chans)  # no stem: the first stage reads the image
+    for spec in specs:
+        block = VGGBlock(stages.channels, spec.out_channels, 2, spec.num_convs,
                          norm_layer=norm_layer if batch_norm else None, act_layer=act_layer)
-        stages.add_module(str(i), nn.Sequential(block))
-        cin = spec.out_channels
-        channels.append(cin)
-        reductions.append(2 ** (i + 1))
-    model = ZooNet(nn.Identity(), stages, VGGHead(cin, num_classes, hidden, drop_rate), stage_specs=specs,
-                   feature_info=feature_info_for(stages, channels, reductions), in_chans=in_chans,
-                   min_size=2 ** len(specs))
+        stages.add(nn.Sequential(block), spec.out_channels, 2)  # the convs keep the size, the 2x2 pool halves it
+    model = ZooNet(nn.Identity(), stages, VGGHead(stages.channels, num_classes, hidden, drop_rate),
+                   stage_specs=specs, in_chans=in_chans, min_size=2 ** len(specs))
     for m in model.modules():  # torchvision's VGG init
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -171,9 +168,24 @@ def _from_torchvision(state: dict[str, torch.Tensor], model: nn.Module) -> dict[
 
 register_converter("vgg", "torchvision", _from_torchvision)
 
+# Published weights (create_model(name, pretrained=True)): torchvision's IMAGENET1K_V1 files, the ones its own
+# pretrained=True loads (torchvision.models.get_model_weights(name).IMAGENET1K_V1.url); the hex digits in a
+# name are the start of the file's sha256.
+VGG_WEIGHTS: dict[str, PublishedWeights] = {
+    "vgg11": torchvision_weights("vgg11-8a719046.pth"),
+    "vgg11_bn": torchvision_weights("vgg11_bn-6002323d.pth"),
+    "vgg13": torchvision_weights("vgg13-19584684.pth"),
+    "vgg13_bn": torchvision_weights("vgg13_bn-abd245e5.pth"),
+    "vgg16": torchvision_weights("vgg16-397923af.pth"),
+    "vgg16_bn": torchvision_weights("vgg16_bn-6c64b313.pth"),
+    "vgg19": torchvision_weights("vgg19-dcbb9e9d.pth"),
+    "vgg19_bn": torchvision_weights("vgg19_bn-c79401a0.pth"),
+}
+
 _PAPER = "Simonyan & Zisserman 2015, Very Deep ConvNets (Table 1, config {})"
 for _depth, _config in VGG_CONFIGS.items():
     _letter = VGG_LETTERS[_depth]
-    register_variant(f"vgg{_depth}", build_vgg, family="vgg", paper=_PAPER.format(_letter), convs=_config)
+    register_variant(f"vgg{_depth}", build_vgg, family="vgg", paper=_PAPER.format(_letter),
+                     published=VGG_WEIGHTS[f"vgg{_depth}"], convs=_config)
     register_variant(f"vgg{_depth}_bn", build_vgg, family="vgg", paper=_PAPER.format(_letter) + " + BatchNorm",
-                     convs=_config, batch_norm=True)
+                     published=VGG_WEIGHTS[f"vgg{_depth}_bn"], convs=_config, batch_norm=True)

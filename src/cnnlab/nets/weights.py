@@ -1,8 +1,10 @@
 """Loading weights into cnnlab networks: cnnlab's own state dicts and other libraries' (keys converted).
 
 Each family registers converters (``torchvision``, ``timm``) that rename a foreign state dict's keys into
-cnnlab's; :func:`load_checkpoint` picks the one that fits, validates every key and shape *before* touching
-the model, and raises ConfigError listing what does not fit, leaving the model unchanged.
+cnnlab's; :func:`load_weights` picks the one that fits, validates every key and shape *before* touching
+the model, and raises ConfigError listing what does not fit, leaving the model unchanged. (The word
+"checkpoint" belongs to training: ``cnnlab.train.checkpoint``; ``create_model(checkpoint=...)`` keeps it as
+the user-facing name of the weights to load.)
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from torch import nn
 
 from cnnlab.errors import ConfigError
 
-__all__ = ["load_checkpoint", "read_state_dict", "register_converter", "regex_converter"]
+__all__ = ["Weights", "load_weights", "read_state_dict", "register_converter", "regex_converter"]
 
 StateDict = dict[str, torch.Tensor]
 Converter = Callable[[StateDict, nn.Module], StateDict]
+Weights = str | os.PathLike[str] | Mapping[str, Any]  # a torch file or a state dict
 
 _CONVERTERS: dict[str, dict[str, Converter]] = {}
 _SHOW = 5  # how many offending keys an error message lists
@@ -48,21 +51,21 @@ def regex_converter(rules: list[tuple[str, str | Callable[[re.Match[str]], str]]
     return convert
 
 
-def read_state_dict(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> StateDict:
+def read_state_dict(weights: Weights) -> StateDict:
     """A state dict from a path (``torch.load(weights_only=True)``) or a mapping; unwraps
     ``{"state_dict": ...}`` / ``{"model": ...}`` and DistributedDataParallel's ``module.`` prefix."""
-    if isinstance(checkpoint, (str, os.PathLike)):
-        if not os.path.isfile(checkpoint):
-            raise ConfigError(f"checkpoint file {os.fspath(checkpoint)!r} does not exist")
+    if isinstance(weights, (str, os.PathLike)):
+        if not os.path.isfile(weights):
+            raise ConfigError(f"weights file {os.fspath(weights)!r} does not exist")
         try:
-            loaded = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            loaded = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # unpickling errors of every kind
-            raise ConfigError(f"checkpoint {os.fspath(checkpoint)!r} could not be read as a torch file "
+            raise ConfigError(f"weights file {os.fspath(weights)!r} could not be read as a torch file "
                               f"with weights_only=True: {exc}") from exc
     else:
-        loaded = checkpoint
+        loaded = weights
     if not isinstance(loaded, Mapping):
-        raise ConfigError(f"checkpoint must be a state dict (a mapping of names to tensors), got "
+        raise ConfigError(f"weights must be a state dict (a mapping of names to tensors), got "
                           f"{type(loaded).__name__}")
     for wrapper in ("state_dict", "model", "model_state_dict"):
         inner = loaded.get(wrapper)
@@ -72,7 +75,7 @@ def read_state_dict(checkpoint: str | os.PathLike[str] | Mapping[str, Any]) -> S
     state: StateDict = {}
     for key, value in loaded.items():
         if not isinstance(value, torch.Tensor):
-            raise ConfigError(f"checkpoint entry {key!r} is a {type(value).__name__}, not a tensor")
+            raise ConfigError(f"weights entry {key!r} is a {type(value).__name__}, not a tensor")
         state[key[7:] if str(key).startswith("module.") else str(key)] = value
     return state
 
@@ -81,19 +84,18 @@ def _problems(state: StateDict, model: nn.Module) -> tuple[list[str], list[str],
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+    shapes = [f"{k}: weights {tuple(state[k].shape)} vs model {tuple(v.shape)}"
               for k, v in expected.items() if k in state and state[k].shape != v.shape]
     return missing, unexpected, shapes
 
 
-def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike[str] | Mapping[str, Any],
-                    family: str | None = None) -> str:
-    """Load ``checkpoint`` into ``model`` strictly; return which key format it was in ("cnnlab", ...).
+def load_weights(model: nn.Module, weights: Weights, family: str | None = None) -> str:
+    """Load ``weights`` into ``model`` strictly; return which key format they were in ("cnnlab", ...).
 
-    A model built under ``torch.device("meta")`` receives the checkpoint's tensors without copying, which
-    skips the random initialisation of large networks.
+    A model built under ``torch.device("meta")`` receives the tensors without copying, which skips the
+    random initialisation of large networks.
     """
-    state = read_state_dict(checkpoint)
+    state = read_state_dict(weights)
     candidates: list[tuple[str, StateDict]] = [("cnnlab", state)]
     for source, convert in _CONVERTERS.get(family or "", {}).items():
         candidates.append((source, convert(state, model)))
@@ -102,7 +104,7 @@ def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike[str] | Mappi
         missing, unexpected, shapes = _problems(converted, model)
         score = len(missing) + len(unexpected) + len(shapes)
         if score == 0:
-            # a model built on the meta device takes the checkpoint's tensors as they are (fast loading)
+            # a model built on the meta device takes the tensors as they are (fast loading)
             on_meta = any(t.is_meta for t in model.state_dict().values())
             with torch.no_grad():
                 model.load_state_dict(converted, strict=True, assign=on_meta)
@@ -111,13 +113,13 @@ def load_checkpoint(model: nn.Module, checkpoint: str | os.PathLike[str] | Mappi
             best = (score, source, missing, unexpected, shapes)
     assert best is not None
     _, source, missing, unexpected, shapes = best
-    lines = [f"checkpoint does not fit {type(model).__name__} (closest key format: {source}); "
+    lines = [f"weights do not fit {type(model).__name__} (closest key format: {source}); "
              "the model was left unchanged"]
     for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
         if keys:
             more = f" … and {len(keys) - _SHOW} more" if len(keys) > _SHOW else ""
             lines.append(f"  {label} ({len(keys)}): {', '.join(keys[:_SHOW])}{more}")
     if shapes and all(".fc." in s or s.startswith("head.") for s in shapes):
-        lines.append("  (only the classifier differs: build with the checkpoint's num_classes, load, then "
+        lines.append("  (only the classifier differs: build with the weights' num_classes, load, then "
                      "call reset_classifier(n))")
     raise ConfigError("\n".join(lines))
