@@ -1,5 +1,7 @@
 """Neural architecture search (lecture part "NAS"): the 13-op set, NASNet cells and genotypes,
-randomly wired networks, and random / REINFORCE / aging-evolution strategies on an Optuna engine.
+randomly wired networks, the NAS-Bench-201 space with its accuracy table, and random / REINFORCE /
+aging-evolution / local-search / TPE strategies on an Optuna engine (cells of NAS-Bench-201 scored by the
+table in seconds, or replayed thousands of times with :func:`replay`).
 
 Importing this package is light; the heavy modules are loaded on first use.
 """
@@ -23,11 +25,15 @@ _LAZY: dict[str, str] = {
     "load_genotype": "cnnlab.nas.genotype",
     "save_genotype": "cnnlab.nas.genotype",
     "validate_wiring": "cnnlab.nas.randwire",
+    "SPACES": "cnnlab.nas.spaces",
+    "SearchSpace": "cnnlab.nas.space_base",
     "make_space": "cnnlab.nas.spaces",
     "build_network": "cnnlab.nas.spaces",
     "make_strategy": "cnnlab.nas.strategies",
     "search": "cnnlab.nas.search",
     "search_report": "cnnlab.nas.report",
+    "replay": "cnnlab.nas.replay",
+    "random_search_expected": "cnnlab.nas.replay",
 }
 
 __all__ = sorted(_LAZY)

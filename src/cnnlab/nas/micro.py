@@ -14,10 +14,11 @@ from torch import nn
 from cnnlab.arith.checks import require_positive
 from cnnlab.errors import ConfigError
 from cnnlab.nas.ops import make_op
+from cnnlab.nas.space_base import SearchSpace
 from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.units import ConvNormAct
 
-__all__ = ["MICRO_OPS", "MICRO_EDGES", "validate_micro", "MicroCell", "MicroNet"]
+__all__ = ["MICRO_OPS", "MICRO_EDGES", "validate_micro", "MicroCell", "MicroNet", "MicroSpace"]
 
 MICRO_OPS = ("none", "identity", "conv_3x3", "sep_conv_3x3", "avg_pool_3x3")
 MICRO_EDGES = ((0, 1), (0, 2), (1, 2))
@@ -65,3 +66,23 @@ class MicroNet(ZooNet):
             stage_specs=[{"stage": 0, "channels": C}, {"stage": 1, "channels": 2 * C}], in_chans=in_chans,
         )
         self.genotype = genotype
+
+
+class MicroSpace(SearchSpace):
+    """One op token per edge: 3 edges × 5 ops = 125 cells."""
+
+    name = "micro"
+
+    @classmethod
+    def from_options(cls, **_: Any) -> MicroSpace:
+        return cls((len(MICRO_OPS),) * len(MICRO_EDGES), ("op",) * len(MICRO_EDGES))
+
+    def decode(self, tokens: list[int]) -> dict[str, Any]:
+        return {"space": "micro", "edges": [MICRO_OPS[t] for t in self.check_tokens(tokens)]}
+
+    def encode(self, genotype: dict[str, Any]) -> list[int]:
+        return [MICRO_OPS.index(op) for op in validate_micro(genotype)["edges"]]
+
+    @classmethod
+    def build(cls, genotype: dict[str, Any], num_classes: int, in_chans: int, C: int = 8, N: int = 1) -> MicroNet:
+        return MicroNet(genotype, num_classes=num_classes, in_chans=in_chans, C=C)

@@ -1,5 +1,6 @@
 """A NASNet-style network: N normal cells, a reduction cell, N normal cells, a reduction cell,
-N normal cells (Zoph et al. 2018, Fig. 2, CIFAR-10 layout); channels double at each reduction."""
+N normal cells (Zoph et al. 2018, Fig. 2, CIFAR-10 layout); channels double at each reduction. Its search
+space: two cells of ``blocks`` blocks, each block two inputs and two ops (4 tokens)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_non_negative, require_positive
+from cnnlab.arith.checks import require_int, require_non_negative, require_positive
+from cnnlab.errors import ConfigError
 from cnnlab.nas.cells import Cell
-from cnnlab.nas.genotype import load_genotype
+from cnnlab.nas.genotype import CELL_KINDS, load_genotype, validate_genotype
+from cnnlab.nas.ops import LECTURE_OPS
+from cnnlab.nas.space_base import SearchSpace
 from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.units import ConvNormAct
 
-__all__ = ["NASNetwork"]
+__all__ = ["MAX_BLOCKS", "NASNetwork", "NASNetSpace"]
+
+# NASNet, PNAS and ENAS cells have B=5 blocks (Zoph et al. 2018, Sec. 3); each block adds 8 tokens and
+# 4 ops per cell pair, and a child with 16 blocks per cell already takes ~0.3 s just to build
+MAX_BLOCKS = 16
 
 
 class _CellStage(nn.Sequential):
@@ -70,3 +78,54 @@ class NASNetwork(ZooNet):
         head = ClassifierHead(prev, num_classes, drop_rate, conv=nn.ReLU())
         super().__init__(stem, stages, head, stage_specs=stage_specs, in_chans=in_chans)
         self.genotype = genotype
+
+
+class NASNetSpace(SearchSpace):
+    """2 cells × ``blocks`` blocks × (input, input, op, op) tokens; ops from ``ops`` (the lecture's 13)."""
+
+    name = "nasnet"
+
+    @classmethod
+    def from_options(cls, blocks: int = 5, ops: tuple[str, ...] = LECTURE_OPS, **_: Any) -> NASNetSpace:
+        blocks = require_int("--blocks", blocks, "nasnet space")
+        if not 1 <= blocks <= MAX_BLOCKS:
+            raise ConfigError(f"nasnet space: --blocks must be in 1..{MAX_BLOCKS} blocks per cell, got {blocks} "
+                              "(NASNet uses 5)")
+        choices, kinds = [], []
+        for _kind in CELL_KINDS:
+            for b in range(blocks):
+                choices += [2 + b, 2 + b, len(ops), len(ops)]
+                kinds += ["input", "input", "op", "op"]
+        return cls(tuple(choices), tuple(kinds), {"blocks": blocks, "ops": tuple(ops)})
+
+    def decode(self, tokens: list[int]) -> dict[str, Any]:
+        tokens = self.check_tokens(tokens)
+        ops, per_cell = self.settings["ops"], 4 * self.settings["blocks"]
+        genotype: dict[str, Any] = {"space": "nasnet"}
+        for c, kind in enumerate(CELL_KINDS):
+            cell = tokens[c * per_cell:(c + 1) * per_cell]
+            genotype[kind] = [
+                {"inputs": [cell[4 * b], cell[4 * b + 1]], "ops": [ops[cell[4 * b + 2]], ops[cell[4 * b + 3]]]}
+                for b in range(self.settings["blocks"])
+            ]
+        return genotype
+
+    def encode(self, genotype: dict[str, Any]) -> list[int]:
+        g, ops = validate_genotype(genotype), self.settings["ops"]
+        tokens = []
+        for kind in CELL_KINDS:
+            if len(g[kind]) != self.settings["blocks"]:
+                raise ConfigError(f"genotype {kind} cell has {len(g[kind])} blocks, the space {self.settings['blocks']}")
+            for b, block in enumerate(g[kind]):
+                for op in block["ops"]:
+                    if op not in ops:
+                        raise ConfigError(f"genotype {kind} cell block {b}: op {op!r} is not in this space")
+                tokens += [*block["inputs"], *(ops.index(o) for o in block["ops"])]
+        return tokens
+
+    @classmethod
+    def build(cls, genotype: dict[str, Any], num_classes: int, in_chans: int, C: int = 8, N: int = 1) -> NASNetwork:
+        return NASNetwork(genotype, num_classes=num_classes, in_chans=in_chans, C=C, N=N)
+
+    def shape_flags(self, budget: Any) -> str:
+        return f"--blocks {self.settings['blocks']} --N {budget.N} "

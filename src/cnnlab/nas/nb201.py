@@ -17,13 +17,14 @@ from torch import nn
 from cnnlab.arith.checks import require_positive
 from cnnlab.errors import ConfigError
 from cnnlab.nas.genotype import read_genotype_json
-from cnnlab.nas.nb201_arch import NB201_EDGES, format_arch, parse_arch, validate_nb201
+from cnnlab.nas.nb201_arch import NB201_EDGES, NB201_OPS, format_arch, parse_arch, validate_nb201
 from cnnlab.nas.ops import make_op
+from cnnlab.nas.space_base import SearchSpace
 from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.units import ConvNormAct
 
-__all__ = ["NB201Cell", "ResidualReduction", "NB201Network", "nb201_paper_table"]
+__all__ = ["NB201Cell", "ResidualReduction", "NB201Network", "nb201_paper_table", "NB201Space"]
 
 # the benchmark's ops are cnnlab.nas.ops' (identical modules: ReLU → conv → BN, 3x3 average pool without the
 # padding in the count, identity, zeros)
@@ -133,3 +134,27 @@ def nb201_paper_table(model: NB201Network) -> dict:
     rows.append(table_row("global avg pool, fc", ["head"]))
     return {"source": "Dong & Yang 2020, NAS-Bench-201, Fig. 1 (macro skeleton, CIFAR layout)", "rows": rows,
             "channels": False, "columns": [("layer", "name"), ("output size", "output size"), ("C", "C")]}
+
+
+class NB201Space(SearchSpace):
+    """One op token per edge of the cell, in arch-string order: 5^6 = 15,625 cells (the benchmark's table)."""
+
+    name = "nb201"
+
+    @classmethod
+    def from_options(cls, **_: Any) -> NB201Space:
+        return cls((len(NB201_OPS),) * len(NB201_EDGES), ("op",) * len(NB201_EDGES))
+
+    def decode(self, tokens: list[int]) -> dict[str, Any]:
+        return {"space": "nb201", "arch": format_arch([NB201_OPS[t] for t in self.check_tokens(tokens)])}
+
+    def encode(self, genotype: dict[str, Any]) -> list[int]:
+        return [NB201_OPS.index(op) for op in parse_arch(validate_nb201(genotype)["arch"])]
+
+    @classmethod
+    def build(cls, genotype: dict[str, Any], num_classes: int, in_chans: int, C: int = 8, N: int = 1
+              ) -> NB201Network:
+        return NB201Network(genotype=genotype, num_classes=num_classes, in_chans=in_chans, C=C, N=N)
+
+    def shape_flags(self, budget: Any) -> str:
+        return f"--N {budget.N} "

@@ -18,15 +18,24 @@ import networkx as nx
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_choice, require_positive
+from cnnlab.arith.checks import require_choice, require_int, require_positive
 from cnnlab.errors import ConfigError
+from cnnlab.nas.space_base import SearchSpace
 from cnnlab.nets.base import ClassifierHead, StageStack, ZooNet, check_common
 from cnnlab.nets.paper_table import convs, kernel, table_row
 from cnnlab.units import ConvNormAct
 
-__all__ = ["GRAPH_MODELS", "validate_wiring", "stage_graph", "RandWireStage", "RandWireNet", "randwire_paper_table"]
+__all__ = ["GRAPH_MODELS", "MIN_NODES", "MAX_NODES", "validate_wiring", "stage_graph", "RandWireStage", "RandWireNet",
+           "randwire_paper_table", "RandWireSpace"]
 
 GRAPH_MODELS = ("ER", "BA", "WS")
+# a stage needs 2 nodes for a graph to have an edge; Xie et al. 2019 use N=32 (Sec. 4), 4x that is
+# the cap (an N=128 child takes seconds to build and inspect before it trains at all)
+MIN_NODES, MAX_NODES = 2, 128
+RANDWIRE_P = (0.1, 0.25, 0.5, 0.75, 0.9)
+RANDWIRE_M = (1, 2, 3, 4, 5)
+RANDWIRE_K = (2, 4, 6)
+RANDWIRE_SEEDS = (0, 1, 2, 3)
 
 
 def _probability(genotype: dict[str, Any]) -> float:
@@ -197,3 +206,50 @@ def randwire_paper_table(model: RandWireNet) -> dict:
     rows.append(table_row("classifier", ["head"], cells={"op": "\n".join(head)}))
     return {"source": "Xie et al. 2019, Randomly Wired Neural Networks, Table 1 (small regime)", "rows": rows,
             "columns": [("stage", "name"), ("output", "output size"), ("small regime", "op")]}
+
+
+class RandWireSpace(SearchSpace):
+    """Tokens: generator (ER, BA, WS), P, M, K and graph seed; ``nodes`` per stage."""
+
+    name = "randwire"
+
+    @classmethod
+    def from_options(cls, nodes: int = 8, **_: Any) -> RandWireSpace:
+        nodes = require_int("--nodes", nodes, "randwire space")
+        if not MIN_NODES <= nodes <= MAX_NODES:
+            raise ConfigError(f"randwire space: --nodes must be in {MIN_NODES}..{MAX_NODES} nodes per stage, got "
+                              f"{nodes} (Xie et al. use 32)")
+        return cls((len(GRAPH_MODELS), len(RANDWIRE_P), len(RANDWIRE_M), len(RANDWIRE_K), len(RANDWIRE_SEEDS)),
+                   ("graph", "P", "M", "K", "seed"), {"nodes": nodes})
+
+    def decode(self, tokens: list[int]) -> dict[str, Any]:
+        graph, p, m, k, seed = self.check_tokens(tokens)
+        nodes = self.settings["nodes"]
+        genotype: dict[str, Any] = {"space": "randwire", "graph": GRAPH_MODELS[graph], "nodes": nodes,
+                                    "seed": RANDWIRE_SEEDS[seed]}
+        if GRAPH_MODELS[graph] in ("ER", "WS"):
+            genotype["P"] = RANDWIRE_P[p]
+        if GRAPH_MODELS[graph] == "BA":
+            genotype["M"] = min(RANDWIRE_M[m], nodes - 1)
+        if GRAPH_MODELS[graph] == "WS":
+            genotype["K"] = min(RANDWIRE_K[k], nodes - 1)
+        return genotype
+
+    def encode(self, genotype: dict[str, Any]) -> list[int]:
+        g = validate_wiring(genotype)
+
+        def nearest(values: tuple, v: float) -> int:
+            return min(range(len(values)), key=lambda i: abs(values[i] - v))
+
+        return [GRAPH_MODELS.index(g["graph"]), nearest(RANDWIRE_P, g.get("P", 0.5)),
+                nearest(RANDWIRE_M, g.get("M", 1)), nearest(RANDWIRE_K, g.get("K", 2)),
+                nearest(RANDWIRE_SEEDS, g["seed"])]
+
+    @classmethod
+    def build(cls, genotype: dict[str, Any], num_classes: int, in_chans: int, C: int = 8, N: int = 1
+              ) -> RandWireNet:
+        return RandWireNet(genotype, num_classes=num_classes, in_chans=in_chans, C=C, stem_strides=(1, 1),
+                           head_channels=8 * C)
+
+    def shape_flags(self, budget: Any) -> str:
+        return f"--nodes {self.settings['nodes']} "
