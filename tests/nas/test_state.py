@@ -37,10 +37,14 @@ def _plant(path: pathlib.Path, marker: pathlib.Path) -> None:
     marker.unlink()
 
 
-@pytest.mark.parametrize("name", ["random", "evolution", "reinforce"])
+OPTIONS = {"random": {}, "reinforce": {}, "evolution": {"population_size": 4, "sample_size": 2},
+           "local": {"num_init": 3}, "tpe": {"n_startup_trials": 3}}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
 def test_every_strategy_round_trips_exactly(tmp_path, name):
     space = make_space("nasnet", blocks=2)
-    options = {"population_size": 4, "sample_size": 2} if name == "evolution" else {}
+    options = OPTIONS[name]
     first = make_strategy(name, space.choices, seed=3, **options)
     for i in range(6):  # the controller takes Adam steps, evolution fills and mutates its population
         tokens = first.propose()

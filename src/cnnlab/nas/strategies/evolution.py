@@ -1,6 +1,7 @@
 """Regularized (aging) evolution (Real et al. 2019, "Regularized Evolution for Image Classifier
 Architecture Search", Algorithm 1): keep the last ``population_size`` evaluated architectures; a
-new child mutates the best of ``sample_size`` random members; the oldest member dies."""
+new child mutates the best of ``sample_size`` random members; the oldest member dies. A warm start
+fills the first population (the rest of it is random)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,20 @@ class AgingEvolution(Strategy):
     name = "evolution"
 
     def __init__(self, choices: Sequence[int], seed: int = 0, population_size: int = 20,
-                 sample_size: int = 5) -> None:
-        super().__init__(choices, seed)
+                 sample_size: int = 5, warm_start: Sequence[Sequence[int]] | None = None) -> None:
+        super().__init__(choices, seed, warm_start)
         self.population_size = require_positive("population_size", population_size, "evolution")
         self.sample_size = require_positive("sample_size", sample_size, "evolution")
         if sample_size > population_size:
             raise ConfigError(f"evolution: sample_size={sample_size} exceeds population_size={population_size}")
         self.population: list[tuple[list[int], float]] = []  # oldest first
+
+    @classmethod
+    def default_options(cls, trials: int) -> dict[str, Any]:
+        """Population ≈ trials / 4 (4 … 50), sample ≈ P / 4 (≥ 2): a quarter of the budget builds the first
+        population, and the sample keeps the selection pressure of Real et al.'s P=100, S=25 ... 100, 10."""
+        population = max(4, min(50, trials // 4))
+        return {"population_size": population, "sample_size": max(2, population // 4)}
 
     def mutate(self, parent: list[int]) -> list[int]:
         """Change one token (an op or an input) to a different value (Real et al., Sec. 3)."""
@@ -36,7 +44,7 @@ class AgingEvolution(Strategy):
         child[i] = (child[i] + 1 + int(self.rng.integers(self.choices[i] - 1))) % self.choices[i]
         return child
 
-    def propose(self) -> list[int]:
+    def propose_next(self) -> list[int]:
         if len(self.population) < self.population_size:
             return self.random_tokens()
         picks = self.rng.choice(len(self.population), size=self.sample_size, replace=False)

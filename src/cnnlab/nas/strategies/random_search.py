@@ -11,7 +11,7 @@ __all__ = ["RandomSearch"]
 class RandomSearch(Strategy):
     name = "random"
 
-    def propose(self) -> list[int]:
+    def propose_next(self) -> list[int]:
         return self.random_tokens()
 
     def observe(self, tokens: list[int], reward: float) -> None:
