@@ -11,10 +11,14 @@ from cnnlab.cli.config_errors import reports_config_errors
 
 @reports_config_errors
 def search_cmd(
-    space: str = typer.Option("nasnet", help="nasnet | randwire | micro"),
-    strategy: str = typer.Option("random", help="random | reinforce | evolution"),
+    space: str = typer.Option("nasnet", help="nasnet | randwire | micro | nb201"),
+    strategy: str = typer.Option("random", help="random | reinforce | evolution | local | tpe"),
     trials: int = typer.Option(20, help="completed trials the study should hold"),
-    data: str = typer.Option("digits", help="digits | fashion-mnist | cifar10 | cifar100 (toy: a test objective)"),
+    data: str = typer.Option("digits", help="digits | fashion-mnist | cifar10 | cifar100: children train; "
+                                            "nb201:cifar10 | nb201:cifar100 | nb201:imagenet16-120: --space nb201 "
+                                            "cells scored by the NAS-Bench-201 table (toy: a test objective)"),
+    noise: float = typer.Option(0.0, help="nb201:* data: Gaussian noise (accuracy points) on each cell's table "
+                                          "score, to model a short training run; one draw per cell and seed"),
     epochs_per_trial: int = typer.Option(1, help="training epochs per child"),
     storage: str | None = typer.Option(None, help="Optuna storage URL (default: journal file in --out)"),
     study: str | None = typer.Option(None, help="study name (default: SPACE-STRATEGY-DATA)"),
@@ -43,15 +47,32 @@ def search_cmd(
 
     budget = ChildBudget(epochs=epochs_per_trial, batch_size=batch_size, limit_train=limit_train,
                          C=channels, N=cells, seed=seed, channels_last=channels_last)
-    result = search(space=space, strategy=strategy, trials=trials, data=data,
-                    epochs_per_trial=epochs_per_trial, storage=storage, study=study, out=out, seed=seed,
-                    worker=worker, blocks=blocks, nodes=nodes, budget=budget, toy_seconds=toy_seconds,
-                    progress=progress, max_failures=max_failures, heartbeat_s=heartbeat_s)
+    result = search(space=space, strategy=strategy, trials=trials, data=data, storage=storage, study=study,
+                    out=out, seed=seed, worker=worker, blocks=blocks, nodes=nodes, budget=budget,
+                    toy_seconds=toy_seconds, progress=progress, max_failures=max_failures, heartbeat_s=heartbeat_s,
+                    noise=noise)
     typer.echo(f"study {result.study_name}: {result.completed} completed trials "
                f"({result.run_by_this_worker} by this worker), best accuracy {result.best_value}")
+    _echo_table_accuracy(data, result.best_genotype)
     typer.echo(f"storage: {result.storage}")
     if result.best_path is not None:
         typer.echo(f"best genotype: {result.best_path}")
+
+
+def _echo_table_accuracy(data: str, genotype: dict | None) -> None:
+    """For a search scored by the NB201 table: the best cell's index and its noise-free test accuracy."""
+    from cnnlab.nas.tabular import tabular_dataset
+
+    dataset = tabular_dataset(data)
+    if dataset is None or not genotype or genotype.get("space") != "nb201":
+        return
+    from cnnlab.nas.nb201_table import NB201Table
+
+    table = NB201Table.load()
+    best_index, best = table.optimum(dataset)
+    index = table.index(genotype["arch"])
+    typer.echo(f"best cell: NB201 index {index}, test accuracy {table.accuracy(index, dataset):.2f} % on {dataset} "
+               f"(the table's optimum: {best:.2f} %, index {best_index})")
 
 
 @reports_config_errors

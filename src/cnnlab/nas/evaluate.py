@@ -1,6 +1,7 @@
-"""Scoring a child architecture: a short training run with cnnlab's trainer on real data, or the
-toy objective for tests (``data="toy"``). Before a child trains, its size is checked on the meta
-device (:mod:`cnnlab.nas.child_size`)."""
+"""Scoring a child architecture: a short training run with cnnlab's trainer on real data, the
+NAS-Bench-201 table (``data="nb201:cifar10"`` …, :mod:`cnnlab.nas.tabular`), or the toy objective for
+tests (``data="toy"``). Before a child trains, its size is checked on the meta device
+(:mod:`cnnlab.nas.child_size`)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import torch
 
 from cnnlab.arith.checks import require_choice, require_positive, require_range, require_seed
 from cnnlab.data import list_datasets
+from cnnlab.errors import ConfigError
 from cnnlab.nas.child_size import ChildCost, ChildTooLarge, available_memory_bytes, child_cost, too_large
 from cnnlab.nas.spaces import SearchSpace, build_network
+from cnnlab.nas.tabular import TABULAR_PREFIX, tabular_dataset, tabular_objective
 from cnnlab.nas.toy import toy_reward
 
 __all__ = ["DATASETS", "ChildBudget", "train_child", "make_objective", "measure_child"]
 
-DATASETS = (*list_datasets(), "toy")
+DATASETS = (*list_datasets(), "toy", f"{TABULAR_PREFIX}cifar10", f"{TABULAR_PREFIX}cifar100",
+            f"{TABULAR_PREFIX}imagenet16-120")
 CHILD_TEST_IMAGES = 256
 
 
@@ -91,10 +95,16 @@ def train_child(genotype: dict[str, Any], data: str, budget: ChildBudget) -> flo
     return accuracy / 100.0 if accuracy > 1.0 else accuracy
 
 
-def make_objective(space: SearchSpace, data: str, budget: ChildBudget, toy_seconds: float = 0.0
-                   ) -> Callable[[list[int], dict[str, Any]], float]:
-    """objective(tokens, genotype) -> accuracy for the engine."""
+def make_objective(space: SearchSpace, data: str, budget: ChildBudget, toy_seconds: float = 0.0,
+                   noise: float = 0.0) -> Callable[[list[int], dict[str, Any]], float]:
+    """objective(tokens, genotype) -> accuracy (a fraction) for the engine; ``noise`` (points) only for
+    the tabular ``nb201:*`` data."""
+    if tabular_dataset(data) is not None:
+        return tabular_objective(space.name, data, noise, budget.seed)
     require_choice("--data", data, DATASETS, "search")
+    if noise:
+        raise ConfigError(f"--noise {noise} applies to a score read from a table (--data nb201:...), not to "
+                          f"--data {data!r}")
     if data == "toy":
         def toy(tokens: list[int], genotype: dict[str, Any]) -> float:
             time.sleep(toy_seconds)
