@@ -103,3 +103,12 @@ def test_check_input_for_names_the_layout_and_the_channels():
     assert example_input_size(net1d, 16) == (1, 3, 16) and example_input_size(net2d) == (1, 1, 224, 224)
     mixed = nn.Sequential(nn.Conv1d(2, 4, 3), nn.Conv2d(4, 4, 3))  # no single layout: nothing to check
     assert check_input_for(mixed, (1, 2, 8)) == (1, 2, 8)
+
+
+def test_digits_int_cannot_read_are_a_config_error():
+    from cnnlab.infer import parse_input_size
+
+    # '²'.isdigit() is True but int('²') raises: the text must be refused, not crash
+    with pytest.raises(ConfigError, match="1x3x224x224"):
+        parse_input_size("1x3x²x2")
+    assert parse_input_size("１x3x8x8") == (1, 3, 8, 8)  # full-width digits are digits int() reads

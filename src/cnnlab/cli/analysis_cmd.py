@@ -39,7 +39,7 @@ def _parse_unit(unit: str | None) -> tuple[int, int] | None:
     if unit is None:
         return None
     parts = unit.split(",")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.strip().isdecimal() for p in parts):  # isdigit() also passes '²'
         raise ConfigError(f"--unit must be two non-negative integers i,j, got {unit!r}")
     return int(parts[0]), int(parts[1])
 

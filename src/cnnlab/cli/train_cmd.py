@@ -51,6 +51,7 @@ def run_training(model_name: str, data: str, out: Path | None, resume: bool, dat
     bundle = make_loaders(data, config.batch_size, seed=config.seed, **data_args)
     torch.manual_seed(config.seed)
     model = create_from_spec(model_name, num_classes=bundle.num_classes, in_chans=bundle.in_chans)
+    model.model_spec = model_name  # with its builder arguments, for the checkpoint (`cnnlab export RUN` rebuilds it)
     result = fit(model, bundle, config, out_dir=folder, resume=resume, overwrite=overwrite, progress=progress)
     return result, folder
 

@@ -39,6 +39,9 @@ def check_input_size(input_size: object, where: str = "input_size") -> tuple[int
 
 def parse_input_size(text: str, where: str = "--input") -> tuple[int, ...]:
     """``"1x3x224x224"`` -> ``(1, 3, 224, 224)``."""
+    if isinstance(text, str) and not all(p.strip().isdecimal() for p in text.lower().split("x")):
+        # str.isdigit() also passes digits int() cannot read ('²'), so the text is checked here first
+        raise ConfigError(f"{where} must look like 1x3x224x224 (positive ints joined by 'x'), got {text!r}")
     return _addressable(require_shape(where, text, min_dims=2), where)
 
 
