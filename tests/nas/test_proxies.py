@@ -119,12 +119,14 @@ def test_the_float32_pass_at_full_size_and_of_a_disconnected_cell():
     assert synflow_cells([6111])[0] == pytest.approx(synflow(build_cell(6111), torch.zeros(1, 3, 32, 32)), rel=1e-5)
 
 
-def test_cells_of_one_isomorphism_class_score_alike_and_a_cell_scores_the_same_in_any_sample():
+def test_with_iso_a_class_scores_alike_and_a_cell_scores_the_same_in_any_sample():
     table = NB201Table.load()
     members = np.flatnonzero(table.iso_class == table.iso(4166))
     assert len(members) >= 2
-    scores = synflow_cells([int(members[0]), int(members[-1]), 6111], C=4, N=1)
+    scores = synflow_cells([int(members[0]), int(members[-1]), 6111], C=4, N=1, iso=True)
     assert scores[0] == scores[1] > 0
+    own = synflow_cells([int(members[0]), int(members[-1])], C=4, N=1)  # each on its own network
+    assert own[0] != own[1] and own[0] == scores[0]
     assert synflow_cells([6111], C=4, N=1)[0] == scores[2]
     assert synflow_cells([6111], C=4, N=1, seed=1)[0] != scores[2]
 

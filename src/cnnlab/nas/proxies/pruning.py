@@ -19,38 +19,14 @@ from torch import nn
 
 from cnnlab.nas.proxies.common import Batch, inputs_of, labels_of, scoring_mode, weighted_layers
 
-__all__ = ["grad_norm", "snip", "fisher"]
+__all__ = ["grad_norm", "snip", "fisher", "saliencies"]
 
 
-def _weight_grads(model: nn.Module, batch: Batch, proxy: str) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(W, ∂L/∂W) of every Conv2d / Linear, None where W does not reach the loss."""
+def saliencies(model: nn.Module, batch: Batch, proxy: str = "snip/grad_norm/fisher") -> dict[str, float]:
+    """{"grad_norm", "snip", "fisher"} from one forward and backward pass of the batch (the three read the same
+    gradients; each public function below returns its entry). The model is not touched."""
     x, y = inputs_of(batch, proxy), labels_of(batch, proxy)
-    with scoring_mode(model):
-        weights = [layer.weight for layer in weighted_layers(model)]
-        loss = F.cross_entropy(model(x), y)
-        wanted = [w for w in weights if w.requires_grad]
-        grads = torch.autograd.grad(loss, wanted, allow_unused=True) if loss.requires_grad and wanted else ()
-    found = {id(w): g for w, g in zip(wanted, grads, strict=False)}
-    return [(w, found.get(id(w))) for w in weights]
-
-
-def grad_norm(model: nn.Module, batch: Batch) -> float:
-    """Σ over Conv2d / Linear layers of ‖∂L/∂W‖₂; the model is not touched."""
-    return float(sum(g.double().norm() for _, g in _weight_grads(model, batch, "grad_norm") if g is not None))
-
-
-def snip(model: nn.Module, batch: Batch) -> float:
-    """Σ |W ⊙ ∂L/∂W| over Conv2d / Linear weights (Lee et al. 2019, the connection sensitivity); the model is not
-    touched."""
-    return float(sum((w.detach() * g).double().abs().sum()
-                     for w, g in _weight_grads(model, batch, "snip") if g is not None))
-
-
-def fisher(model: nn.Module, batch: Batch) -> float:
-    """Σ_layers Σ_k F_k · (fan-in of channel k) with F_k = ½ mean_n (Σ_hw z ⊙ ∂L/∂z)²_nk at each Conv2d / Linear
-    output z; a layer run several times adds each run. The model is not touched."""
-    x, y = inputs_of(batch, "fisher"), labels_of(batch, "fisher")
-    total = torch.zeros((), dtype=torch.float64)
+    fisher_total = torch.zeros((), dtype=torch.float64)
 
     def watch(layer: nn.Module, inputs: tuple, z: torch.Tensor) -> None:
         if not z.requires_grad:
@@ -59,21 +35,41 @@ def fisher(model: nn.Module, batch: Batch) -> float:
         fan_in = math.prod(layer.weight.shape[1:])
 
         def on_grad(grad: torch.Tensor) -> None:
-            nonlocal total
+            nonlocal fisher_total
             g_nk = (act * grad).sum(dim=tuple(range(2, act.dim()))) if act.dim() > 2 else act * grad
-            total = total + g_nk.double().pow(2).mean(0).mul(0.5).sum() * fan_in
+            fisher_total = fisher_total + g_nk.double().pow(2).mean(0).mul(0.5).sum() * fan_in
 
         z.register_hook(on_grad)
 
     with scoring_mode(model):
-        hooks = [layer.register_forward_hook(watch) for layer in weighted_layers(model)]
+        layers = weighted_layers(model)
+        hooks = [layer.register_forward_hook(watch) for layer in layers]
         try:
             loss = F.cross_entropy(model(x), y)
             params = [p for p in model.parameters() if p.requires_grad]
-            if loss.requires_grad and params:
-                # the gradient reaches every watched output; nothing is accumulated into the parameters
-                torch.autograd.grad(loss, params, allow_unused=True)
+            grads = torch.autograd.grad(loss, params, allow_unused=True) if loss.requires_grad and params else ()
         finally:
             for h in hooks:
                 h.remove()
-    return float(total)
+    found = {id(p): g for p, g in zip(params, grads, strict=False)}
+    pairs = [(layer.weight.detach(), found.get(id(layer.weight))) for layer in layers]
+    return {"grad_norm": float(sum(g.double().norm() for _, g in pairs if g is not None)),
+            "snip": float(sum((w * g).double().abs().sum() for w, g in pairs if g is not None)),
+            "fisher": float(fisher_total)}
+
+
+def grad_norm(model: nn.Module, batch: Batch) -> float:
+    """Σ over Conv2d / Linear layers of ‖∂L/∂W‖₂; the model is not touched."""
+    return saliencies(model, batch, "grad_norm")["grad_norm"]
+
+
+def snip(model: nn.Module, batch: Batch) -> float:
+    """Σ |W ⊙ ∂L/∂W| over Conv2d / Linear weights (Lee et al. 2019, the connection sensitivity); the model is not
+    touched."""
+    return saliencies(model, batch, "snip")["snip"]
+
+
+def fisher(model: nn.Module, batch: Batch) -> float:
+    """Σ_layers Σ_k F_k · (fan-in of channel k) with F_k = ½ mean_n (Σ_hw z ⊙ ∂L/∂z)²_nk at each Conv2d / Linear
+    output z; a layer run several times adds each run. The model is not touched."""
+    return saliencies(model, batch, "fisher")["fisher"]
