@@ -39,11 +39,6 @@ def create_from_spec(spec: str, **overrides: Any) -> nn.Module:
     checkpoint, ...) win over the spec's own arguments."""
     from cnnlab.nets import registry
 
-    if not hasattr(registry, "create_model_from_spec"):  # TEMPORARY until the registry's parser lands
-        from cnnlab.compare.specs import parse_model_arg
-
-        name, kwargs, _ = parse_model_arg(spec)
-        return registry.create_model(name, **{**kwargs, **overrides})
     return registry.create_model_from_spec(spec, **overrides)
 
 
