@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import typer
@@ -26,10 +25,10 @@ def _is_main_process() -> bool:
 
 
 def default_run_folder(model_spec: str, data: str) -> Path:
-    """``runs/MODEL-DATA``, the spec's builder arguments kept but every character a folder name should not
-    hold (``:``, ``/``, ``,``, spaces) replaced by ``-``."""
-    name = re.sub(r"[^\w.=+-]+", "-", f"{model_spec}-{Path(str(data)).name}").strip("-.") or "run"
-    return Path("runs") / name
+    """``runs/LABEL-DATA``, LABEL the spec's label as compare names its run folders (``nasnet-best-C8``)."""
+    from cnnlab.compare.specs import model_label
+
+    return Path("runs") / f"{model_label(model_spec)}-{Path(str(data)).name}"
 
 
 def run_training(model_name: str, data: str, out: Path | None, resume: bool, data_args: dict, config_args: dict,
