@@ -37,4 +37,4 @@ def jacob_cov(model: nn.Module, batch: Batch) -> float:
         (grad,) = torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y), allow_unused=True)
     if grad is None:
         return float("-inf")
-    return jacobian_correlation_score(grad.detach().flatten(1).double().numpy())
+    return jacobian_correlation_score(grad.detach().flatten(1).double().cpu().numpy())

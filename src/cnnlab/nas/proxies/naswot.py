@@ -32,7 +32,7 @@ def naswot(model: nn.Module, batch: Batch) -> float:
     """log |det K| of the activation-pattern kernel over every ReLU of ``model`` on the batch's images
     (Mellor et al. 2021); −inf when two images share a code (K singular). The model is not touched."""
     x = inputs_of(batch, "naswot")
-    kernel = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64)
+    kernel = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64, device=x.device)
 
     def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         nonlocal kernel

@@ -26,7 +26,7 @@ def saliencies(model: nn.Module, batch: Batch, proxy: str = "snip/grad_norm/fish
     """{"grad_norm", "snip", "fisher"} from one forward and backward pass of the batch (the three read the same
     gradients; each public function below returns its entry). The model is not touched."""
     x, y = inputs_of(batch, proxy), labels_of(batch, proxy)
-    fisher_total = torch.zeros((), dtype=torch.float64)
+    fisher_total = torch.zeros((), dtype=torch.float64, device=x.device)
 
     def watch(layer: nn.Module, inputs: tuple, z: torch.Tensor) -> None:
         if not z.requires_grad:

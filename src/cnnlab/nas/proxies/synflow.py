@@ -31,7 +31,8 @@ def synflow(model: nn.Module, batch: Batch) -> float:
     """Σ |θ ⊙ ∂R/∂θ| of ``model`` at an all-ones input (Tanaka et al. 2020, Eq. 2 with 𝟙 input; the zero-cost
     paper's 'synflow': BN off, |θ|, float64). The model is not touched (a copy is scored, in eval mode so that
     dropout stays off; without BatchNorm the mode changes nothing else)."""
-    shape = tuple(inputs_of(batch, "synflow").shape[1:])
+    x = inputs_of(batch, "synflow")
+    shape, device = tuple(x.shape[1:]), x.device
     net = without_batchnorm(copy.deepcopy(model)).to(torch.float64).eval()
     with torch.no_grad():
         for p in net.parameters():
@@ -40,7 +41,7 @@ def synflow(model: nn.Module, batch: Batch) -> float:
     weights = [layer.weight for layer in layers]
     for w in weights:
         w.requires_grad_(True)
-    out = net(torch.ones((1, *shape), dtype=torch.float64))
+    out = net(torch.ones((1, *shape), dtype=torch.float64, device=device))
     if not out.requires_grad:  # no weight reaches the output
         return 0.0
     grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
