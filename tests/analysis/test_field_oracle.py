@@ -187,6 +187,11 @@ class Pad(nn.Module):
         self.pads, self.mode = pads, mode
 
     def forward(self, x):
+        if self.mode == "circular":  # torch wraps only once: a pad larger than the cropped map is undefined
+            for size, before, after in zip(x.shape[-2:], self.pads[2::-2], self.pads[3::-2], strict=True):
+                kept = size - max(0, -before) - max(0, -after)
+                if before > kept or after > kept:
+                    raise RuntimeError("circular pad wraps more than once")
         return F.pad(x, self.pads, mode=self.mode)
 
 

@@ -8,7 +8,7 @@ receptive field; extend them with :func:`register_module_rule` / :func:`register
 
 from __future__ import annotations
 
-from cnnlab.analysis.empirical import empirical_receptive_field
+from cnnlab.analysis.empirical import empirical_receptive_field, gradient_boxes
 from cnnlab.analysis.inspect import inspect, parse_input_size
 from cnnlab.analysis.render.report import ReceptiveField, Report, Row
 from cnnlab.analysis.rules import (
@@ -25,7 +25,7 @@ from cnnlab.analysis.rules import (
 from cnnlab.analysis.stage_table import StageRow, stage_rows, stage_table
 
 __all__ = [
-    "inspect", "parse_input_size", "Report", "Row", "ReceptiveField", "empirical_receptive_field",
+    "inspect", "parse_input_size", "Report", "Row", "ReceptiveField", "empirical_receptive_field", "gradient_boxes",
     "stage_table", "stage_rows", "StageRow", "Rule", "Call", "PASS", "END", "Mixes", "Permute", "Concat",
     "register_module_rule", "register_function_rule",
 ]

@@ -89,7 +89,7 @@ class AxisField:
     # --- composition --------------------------------------------------------------------------
     def through(self, op: Sampling) -> AxisField | None:
         """The field after ``op``: output ``o`` sees the union of the fields of the positions it reads
-        (None after an op that is not translation invariant, e.g. a flip)."""
+        (None after an op that is not translation invariant, e.g. a flip, or when no output reads any input)."""
         if not op.translation_invariant:
             return None
         # o -> o + m·op.period moves the reads by m·op.shift, which must be a whole number of our periods
@@ -97,6 +97,8 @@ class AxisField:
         period = m * op.period
         shift = self.shift * (m * op.shift // self.period)
         boxes = tuple(_union(self.box(i) for i in op.theory(o)) for o in range(period))
+        if all(b is None for b in boxes):
+            return None
         return _smallest_period(period, shift, boxes)
 
     def union(self, other: AxisField) -> AxisField | None:

@@ -19,7 +19,7 @@ Formulas (``k`` kernel, ``s`` stride, ``p`` padding before the first input, ``d`
 
 - window (conv, pooling): ``o`` reads ``o·s − p + t·d``, ``t = 0..k−1``; period 1, shift ``s``;
 - transposed conv: ``o`` reads every ``i`` with ``i·s − p + t·d = o``; period ``s``, shift 1;
-- pad by ``left`` (negative crops): ``o`` reads ``o − left``;
+- pad by ``left`` (negative crops): ``o`` reads ``o − left`` (circular padding wraps inside the cropped map);
 - slice ``start::step``: ``o`` reads ``start + o·step``;
 - interpolation with source scale ``q`` (input size / output size as torch uses it): source coordinate
   ``(o + ½)q − ½`` (``o·q`` with ``align_corners``), nearest ``⌊o·q⌋``, nearest-exact ``⌊(o + ½)q⌋``,
@@ -139,20 +139,27 @@ class Transposed(Sampling):
 
 @dataclass(frozen=True)
 class Pad(Sampling):
-    """Padding by ``left`` positions before the input (negative: a crop), in one of torch's modes."""
+    """Padding by ``left`` positions before the input and ``right`` after (negative: a crop), in one of torch's
+    modes. Circular padding crops first and wraps inside what is left (torch's ``_pad_circular``)."""
 
     left: int
     mode: str = "constant"
+    right: int = 0
 
     def __post_init__(self) -> None:
         require_int("left", self.left, "Pad")
+        require_int("right", self.right, "Pad")
         require_choice("mode", self.mode, PAD_MODES, "Pad")
 
     def theory(self, o: int) -> tuple[int, ...]:
         return (o - self.left,)
 
     def real(self, o: int, n_in: int) -> tuple[int, ...]:
-        return _remap(o - self.left, n_in, self.mode)
+        i = o - self.left
+        if self.mode != "circular":
+            return _remap(i, n_in, self.mode)
+        first, kept = max(0, -self.left), n_in - max(0, -self.left) - max(0, -self.right)
+        return (first + (i - first) % kept,) if kept > 0 else ()
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ def pad_field(pads: object, mode: str, n_axes: int) -> tuple[Sampling | None, ..
         axis = n_axes - 1 - i
         if axis < 0:
             return None  # pads a non-spatial axis: no field rule for that
-        per[axis] = Pad(before, _PAD_MODES.get(mode, "constant")) if before or pads[2 * i + 1] else None
+        after = int(pads[2 * i + 1])
+        per[axis] = Pad(before, _PAD_MODES.get(mode, "constant"), after) if before or after else None
     return tuple(per)
 
 

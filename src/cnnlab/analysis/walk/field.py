@@ -163,7 +163,8 @@ def _resample(f: SpatialField, x: Tensor, spec: tuple, out: Tensor) -> tuple[Spa
     theory = tuple(t.through(op) if t is not None and op is not None else t for t, op in zip(f.theory, ops, strict=True))
     notes = []
     if any(t is None and old is not None for t, old in zip(theory, f.theory, strict=True)):
-        notes.append("an op that is not translation invariant (flip): no theoretical field from here on")
+        notes.append("no theoretical field from here on: an op that is not translation invariant (a flip), "
+                     "or one whose outputs read no input at all")
     return SpatialField(f.dims, theory, ImageMap(sizes, (f.image,), ops)), notes
 
 

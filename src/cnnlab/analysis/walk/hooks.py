@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from cnnlab.analysis.rules.base import Call, first_tensor, module_rule
+from cnnlab.analysis.rules.base import Call, Rule, first_tensor, function_rule, module_rule
 from cnnlab.analysis.walk.aten import AtenWalk
 from cnnlab.analysis.walk.core import Core, check_input
 from cnnlab.analysis.walk.field import input_field
@@ -47,6 +48,19 @@ def _run(probe: nn.Module, args: tuple, kwargs: dict, reason: str) -> Walk:
             aten.track(t, input_field(t) if image else None, image, t.requires_grad)
     handles = []
 
+    def record(path: str, type_name: str, rule: Rule, call: Call, out: object, inplace: bool) -> None:
+        """A unit or a function with a rule has run (its aten ops paused): apply the rule to what it did."""
+        tensors = [t for t in pytree.tree_leaves((call.args, call.kwargs)) if isinstance(t, Tensor)]
+        inputs = [(t, *aten.field_of(t)) for t in tensors]
+        grads = [aten.grad_of(t) for t in tensors]
+        key = grads[0][1] if inplace and grads else object()
+        _, field, step = core.call(path, type_name, rule, call, inputs, lambda: out, formula=False, grads=grads,
+                                   out_key=key)
+        depends = any(d for _, _, d in inputs)
+        for o in pytree.tree_leaves(out):
+            first = o is first_tensor(out)
+            aten.track(o, field if first else None, depends, step.needs_grad, key if first else None)
+
     def enter_unit(m: nn.Module, args: tuple) -> None:
         aten.depth += 1
 
@@ -54,18 +68,29 @@ def _run(probe: nn.Module, args: tuple, kwargs: dict, reason: str) -> Walk:
         def fn(m: nn.Module, args: tuple, out: object) -> None:
             aten.depth -= 1
             check_input(path, m, first_tensor(args))
-            tensors = [t for t in pytree.tree_leaves(args) if isinstance(t, Tensor)]
-            inputs = [(t, *aten.field_of(t)) for t in tensors]
-            grads = [aten.grad_of(t) for t in tensors]
-            key = grads[0][1] if getattr(m, "inplace", False) and grads else object()
-            _, field, step = core.call(path, type(m).__name__, module_rule(type(m)),
-                                       Call(type(m), args, {}, module=m), inputs, lambda: out, formula=False,
-                                       grads=grads, out_key=key)
-            depends = any(d for _, _, d in inputs)
-            for o in pytree.tree_leaves(out):
-                first = o is first_tensor(out)
-                aten.track(o, field if first else None, depends, step.needs_grad, key if first else None)
+            record(path, type(m).__name__, module_rule(type(m)), Call(type(m), args, {}, module=m), out,
+                   bool(getattr(m, "inplace", False)))
         return fn
+
+    class Functions(TorchFunctionMode):
+        """Functions with a rule (F.pad, F.interpolate, F.conv2d ...) are read as the fx walk reads them, not
+        op by op: a circular pad, for one, is a chain of slices and copies at aten level."""
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            kwargs = kwargs or {}
+            rule = function_rule(func) if aten.depth == 0 else None
+            if rule is None or rule.kind in ("add", "mul", "act"):  # element-wise: aten sees the same thing
+                return func(*args, **kwargs)
+            aten.depth += 1
+            try:
+                out = func(*args, **kwargs)
+            finally:
+                aten.depth -= 1
+            name = getattr(func, "__name__", str(func))
+            where = stack[-1] if stack else ""
+            record(f"{where}.{name}" if where else name, name, rule, Call(func, args, kwargs), out,
+                   bool(kwargs.get("inplace", False)))
+            return out
 
     def push(path: str):  # noqa: ANN202
         return lambda m, args: stack.append(path)
@@ -81,7 +106,7 @@ def _run(probe: nn.Module, args: tuple, kwargs: dict, reason: str) -> Walk:
             else:  # ops inside are named after the module they ran in (the model's own: no prefix)
                 handles.append(m.register_forward_pre_hook(push(path)))
                 handles.append(m.register_forward_hook(pop))
-        with torch.no_grad(), aten:
+        with torch.no_grad(), aten, Functions():
             probe(*args, **kwargs)
     finally:
         for h in handles:
