@@ -97,8 +97,28 @@ def _fmt_bytes(n: int) -> str:
     return f"{n / 2**20:,.1f} MiB"
 
 
-def render(model: str, results: dict[str, dict[str, dict]], threads: int) -> str:
+TARGET_SPEEDUP = 100.0  # inspect at least this many times faster than every peer on the largest input
+
+
+def verdict(results: dict[str, dict[str, dict]]) -> str:
+    """Met / missed: inspect ≥ TARGET_SPEEDUP x faster than every peer that finished on the largest input."""
+    shape = list(results)[-1]
+    per_tool = results[shape]
+    base = per_tool.get("cnnlab", {}).get("seconds")
+    ratios = {t: r["seconds"] / base for t, r in per_tool.items() if t != "cnnlab" and "seconds" in r and base}
+    failed = [t for t, r in per_tool.items() if t != "cnnlab" and "error" in r]
+    if not ratios:
+        return f"Target (inspect ≥ {TARGET_SPEEDUP:.0f}× faster than every peer at {shape}): no peer finished."
+    slowest = min(ratios, key=ratios.get)
+    state = "met" if ratios[slowest] >= TARGET_SPEEDUP else "missed"
+    note = f" ({', '.join(failed)} did not finish: see the table)" if failed else ""
+    return (f"Target: inspect ≥ {TARGET_SPEEDUP:.0f}× faster than every peer at {shape} — **{state}**: the "
+            f"fastest peer, {slowest}, takes {ratios[slowest]:,.0f}× as long{note}.")
+
+
+def render(model: str, results: dict[str, dict[str, dict]], threads: int, command: str = "") -> str:
     lines = [f"# inspect vs peers on {model} (CPU, {threads} thread(s))", "",
+             f"Command: `{command}`" if command else "", "", verdict(results), "",
              "Time: wall clock of the counting call (model built beforehand). Memory: peak RSS growth "
              "(ru_maxrss delta of the timed call, includes torch tensors) and Python-heap peak (tracemalloc, "
              "in a second untimed call; skipped (0) for the large input of the peers), each tool in its own "
@@ -137,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             results[shape][tool] = measure(tool, model, shape, args.threads, timeout)
             print(shape, tool, results[shape][tool], flush=True)
     path = RESULTS / out
-    atomic_write_text(path, render(model, results, args.threads))
+    command = "python benchmarks/analysis.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    atomic_write_text(path, render(model, results, args.threads, command.strip()))
     print(f"wrote {path}")
     return 0
 
