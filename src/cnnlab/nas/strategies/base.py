@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.errors import ConfigError
+
 __all__ = ["Strategy"]
 
 
@@ -34,8 +36,6 @@ class Strategy(ABC):
         return {}
 
     def _checked(self, tokens: Sequence[int]) -> list[int]:
-        from cnnlab.errors import ConfigError
-
         tokens = [int(t) for t in tokens]
         if len(tokens) != len(self.choices) or any(not 0 <= t < c for t, c in zip(tokens, self.choices, strict=True)):
             raise ConfigError(f"{self.name}: warm-start tokens {tokens!r} do not fit choices {list(self.choices)}")
