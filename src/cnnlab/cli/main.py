@@ -42,6 +42,8 @@ COMMAND_MODULES = (
     "arith_cmd",  # cnnlab arith conv|rf|cost
     "zoo_cmd",  # cnnlab list
     "analysis_cmd",  # cnnlab show|table|rf
+    "profile_cmd",  # cnnlab profile
+    "explore_cmd",  # cnnlab explore
     "train_cmd",  # cnnlab train
     "compare_cmd",  # cnnlab compare
     "nas_cmd",  # cnnlab search|search-report
