@@ -137,6 +137,38 @@ def test_local_search_climbs_to_the_optimum_of_a_smooth_landscape():
         assert tokens == target
 
 
+def test_a_proxy_ranked_neighbourhood_is_proposed_best_ranked_first():
+    # the rank here is the landscape itself (a perfect proxy): after the start (0, 1) its neighbours come in
+    # the order (2, 1) 4, (0, 0) 5 ... best first: (0, 0) 5, (2, 1) 4, (0, 2) 2, (1, 1) 0
+    ls = LocalSearch((3, 3), seed=0, num_init=1, warm_start=[[0, 1]], rank=_landscape)
+    proposals = []
+    for _ in range(5):
+        tokens = ls.propose()
+        proposals.append(tuple(tokens))
+        ls.observe(tokens, _landscape(tokens))
+    assert proposals == [(0, 1), (0, 0), (2, 1), (0, 2), (1, 1)]
+
+
+def test_first_improvement_moves_as_soon_as_a_neighbour_beats_the_centre():
+    ls = LocalSearch((3, 3), seed=0, num_init=1, warm_start=[[0, 1]], rank=_landscape, first_improvement=True)
+    proposals = []
+    for _ in range(5):
+        tokens = ls.propose()
+        proposals.append(tuple(tokens))
+        ls.observe(tokens, _landscape(tokens))
+    # (0, 0) scores 5 > 1: it is the centre at once, the rest of (0, 1)'s neighbourhood is dropped; its
+    # unseen neighbours by rank: (2, 0) and (0, 2) both 2 (in random order), then (1, 0) 1
+    assert proposals[:2] == [(0, 1), (0, 0)]
+    assert set(proposals[2:4]) == {(2, 0), (0, 2)}
+    assert proposals[4] == (1, 0)
+
+
+@pytest.mark.parametrize("rank", ["synflow", 3])
+def test_a_rank_that_is_not_a_function_is_a_config_error(rank):
+    with pytest.raises(ConfigError, match="rank"):
+        LocalSearch((3, 3), rank=rank)
+
+
 def test_local_search_restarts_from_a_random_cell_when_no_proposal_was_scored():
     ls = LocalSearch((3, 3), seed=0, num_init=1)
     first = ls.propose()

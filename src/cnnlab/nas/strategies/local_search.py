@@ -5,14 +5,20 @@ current one, else the current one is a local optimum and the search restarts fro
 
 The first centre is the best of ``num_init`` initial architectures (the warm start's, then random ones).
 An architecture already evaluated is never proposed again: its score is known.
+
+Proxy-ordered neighbourhoods: with ``rank`` (a zero-cost score of a token sequence, higher = better, e.g.
+synflow) the neighbours are proposed best-ranked first instead of in random order, and with
+``first_improvement`` the search moves as soon as one beats the centre instead of after the whole
+neighbourhood (24 queries on NB201) — the ordering only saves queries together with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cnnlab.arith.checks import require_positive
+from cnnlab.errors import ConfigError
 from cnnlab.nas.strategies.base import Strategy
 
 __all__ = ["LocalSearch", "neighbours"]
@@ -30,9 +36,14 @@ class LocalSearch(Strategy):
     name = "local"
 
     def __init__(self, choices: Sequence[int], seed: int = 0, num_init: int = 10,
-                 warm_start: Sequence[Sequence[int]] | None = None) -> None:
+                 warm_start: Sequence[Sequence[int]] | None = None,
+                 rank: Callable[[Sequence[int]], float] | None = None, first_improvement: bool = False) -> None:
         super().__init__(choices, seed, warm_start)
         self.num_init = require_positive("num_init", num_init, "local search")
+        if rank is not None and not callable(rank):
+            raise ConfigError(f"local search: rank must be a function of a token sequence, got {rank!r}")
+        self.rank = rank
+        self.first_improvement = bool(first_improvement)
         self.seen: dict[Tokens, float] = {}  # every observed architecture and its (first) score
         self.centre: Tokens | None = None
         self.queue: list[Tokens] = []  # neighbours of the centre not proposed yet
@@ -53,8 +64,12 @@ class LocalSearch(Strategy):
     def _centre_on(self, tokens: Tokens) -> None:
         self.centre = tokens
         self.queue = neighbours(tokens, self.choices)
-        order = self.rng.permutation(len(self.queue))
+        order = self.rng.permutation(len(self.queue))  # drawn either way: a rank leaves the seed's stream alone
         self.queue = [self.queue[int(i)] for i in order]
+        if self.rank is not None:  # proposed from the end of the queue: the best-ranked last, ties in random order
+            scores = [float(self.rank(t)) for t in self.queue]
+            scores = [s if s == s else float("-inf") for s in scores]  # NaN ranks last
+            self.queue = [t for _, _, t in sorted(zip(scores, range(len(self.queue)), self.queue, strict=True))]
 
     def propose_next(self) -> list[int]:
         if len(self.seen) < self.num_init:
@@ -84,6 +99,10 @@ class LocalSearch(Strategy):
         if self.restart is not None and key == self.restart:
             self.restart = None
             self._centre_on(key)
+        elif (self.first_improvement and self.centre is not None and key in self.seen
+              and sum(a != b for a, b in zip(key, self.centre, strict=True)) == 1
+              and self.seen[key] > self.seen.get(self.centre, float("inf"))):
+            self._centre_on(key)  # the first neighbour that beats the centre becomes the centre
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "seen": [[list(t), r] for t, r in self.seen.items()],
