@@ -91,6 +91,11 @@ class TensorLoader:
         return order
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for images, labels in self.raw_batches():
+            yield self.transform(images), labels
+
+    def raw_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The same batches as iterating, before the transform: stored uint8 pixels and labels."""
         order = self.indices()
         if order is not None:
             order = order.to(self._images.device)
@@ -101,4 +106,4 @@ class TensorLoader:
             else:
                 idx = order[start:stop]
                 images, labels = self._images[idx], self._labels[idx]
-            yield self.transform(images), labels
+            yield images, labels

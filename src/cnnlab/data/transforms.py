@@ -78,9 +78,28 @@ class BatchTransform:
             (sh, sw), (th, tw) = self.source_size, self.image_size
             top, left = (th - sh) // 2, (tw - sw) // 2
             x = F.pad(x, (left, tw - sw - left, top, th - sh - top))
+        return self.normalise(x)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels, or floats on 0..1 (modified in place), at any size -> normalised float with
+        ``in_chans`` channels: the last steps of ``__call__``."""
+        if x.dtype == torch.uint8:
+            x = x.to(torch.float32).div_(255.0)
         mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         x = x.sub_(mean).div_(std)
         if self.in_chans != x.shape[1]:
             x = x.expand(-1, self.in_chans, -1, -1).contiguous()
         return x
+
+    def place(self, images: torch.Tensor) -> torch.Tensor:
+        """The geometric step alone: pad uint8 images to ``image_size`` (staying uint8), or interpolate
+        them (as floats on 0..1); ``normalise`` of the result equals ``__call__`` of ``images``."""
+        if self.resize == "interpolate":
+            x = images.to(torch.float32).div_(255.0)
+            return F.interpolate(x, size=self.image_size, mode="bilinear", align_corners=False, antialias=True)
+        if self.resize == "pad":
+            (sh, sw), (th, tw) = self.source_size, self.image_size
+            top, left = (th - sh) // 2, (tw - sw) // 2
+            return F.pad(images, (left, tw - sw - left, top, th - sh - top))
+        return images

@@ -7,6 +7,7 @@ import time
 import torch
 from torch import nn
 
+from cnnlab.data.memory import training_batches
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.device import Runtime
 from cnnlab.train.distributed import DistContext, all_reduce_sum
@@ -29,14 +30,15 @@ def train_one_epoch(
     bar: EpochProgress,
 ) -> dict[str, float]:
     """Train for one epoch; returns ``train_loss``, ``train_acc``, ``images_per_second``, ``train_seconds``
-    (wall clock, mean over processes) and ``train_cpu_seconds`` (CPU time of this process)."""
+    (wall clock, mean over processes) and ``train_cpu_seconds`` (CPU time of this process). The config's
+    augmentation and progressive resizing apply here (``cnnlab.data.memory.training_batches``)."""
     device = runtime.device
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
     net.train()
     batches, shown = len(loader), 0
     start, cpu_start = time.perf_counter(), time.process_time()
-    for step, (images, labels) in enumerate(loader, 1):
+    for step, (images, labels) in enumerate(training_batches(loader, config), 1):
         images = runtime.prepare(images)
         labels = labels.to(device, non_blocking=True)
         with runtime.autocast():

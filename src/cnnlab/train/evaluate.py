@@ -11,7 +11,27 @@ from torch import nn
 from cnnlab.train.device import Runtime
 from cnnlab.train.distributed import DistContext, all_reduce_sum
 
-__all__ = ["evaluate", "evaluate_metrics"]
+__all__ = ["FlipTTA", "evaluate", "evaluate_metrics", "evaluation_model"]
+
+
+class FlipTTA(nn.Module):
+    """Flip test-time augmentation: the mean of the logits of each image and of its horizontal mirror
+    (as airbench evaluates; Krizhevsky et al. 2012 averaged over flips too). Two forward passes."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (self.net(images) + self.net(images.flip(-1)))
+
+
+def evaluation_model(model: nn.Module, ema, config) -> nn.Module:  # noqa: ANN001 - WeightEma | None, TrainConfig
+    """What a run evaluates (and recomputes BatchNorm statistics of): the EMA of the weights when there is
+    one, else the model; wrapped in :class:`FlipTTA` when ``config.tta_flip``. Under flip TTA, the BatchNorm
+    recomputation sees every batch in both orientations."""
+    evaluated = model if ema is None else ema.module
+    return FlipTTA(evaluated) if getattr(config, "tta_flip", False) else evaluated
 
 
 def _model_device(model: nn.Module) -> torch.device:

@@ -28,8 +28,9 @@ from cnnlab.train.checkpoint import (
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.device import Runtime, resolve_runtime
 from cnnlab.train.distributed import DistContext, broadcast_buffers, init_distributed
+from cnnlab.train.ema import attach_ema
 from cnnlab.train.epoch import train_one_epoch
-from cnnlab.train.evaluate import evaluate_metrics
+from cnnlab.train.evaluate import evaluate_metrics, evaluation_model
 from cnnlab.train.layout import choose_channels_last
 from cnnlab.train.optim import build_optimizer, build_scheduler
 from cnnlab.train.precise_bn import recompute_batchnorm_stats
@@ -152,6 +153,8 @@ def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> T
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, len(train_loader))
     scaler = runtime.scaler()
+    # the weights' EMA (config.ema_decay) rides on the optimizer: updated after each step, saved with its state
+    evaluated = evaluation_model(model, attach_ema(model, optimizer, config), config)
 
     history: list[dict[str, Any]] = []
     if state is not None:
@@ -182,7 +185,7 @@ def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> T
             train_loader.set_epoch(epoch)
             bar.start_epoch(epoch, len(train_loader))
             steps = (optimizer, scheduler, scaler)
-            record = _run_epoch(epoch, net, model, train_loader, eval_loaders.get("val"), steps, runtime, config, ctx, bar)
+            record = _run_epoch(epoch, net, evaluated, train_loader, eval_loaders.get("val"), steps, runtime, config, ctx, bar)
             history.append(record)
             bar.end_epoch(_summary(record))
             if writes:
@@ -194,7 +197,7 @@ def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> T
         test = {"acc": None, "loss": None}
         if "test" in eval_loaders:
             broadcast_buffers(model, ctx)
-            test = evaluate_metrics(model, eval_loaders["test"], runtime, ctx)
+            test = evaluate_metrics(evaluated, eval_loaders["test"], runtime, ctx)
     result = _result(history, test, config, runtime, ctx, files, time.perf_counter() - started)
     result.resumed_epochs = resumed_epochs
     if writes and not (finished and files.result.is_file()):

@@ -29,12 +29,15 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str, min_factor: float) -> float:
-    """Multiplier of the peak lr at ``step``: linear warm-up, then cosine to ``min_factor`` (or flat)."""
+    """Multiplier of the peak lr at ``step``: linear warm-up, then cosine to ``min_factor`` (or flat, or,
+    for ``"onecycle"``, a straight line down to ``min_factor``: Smith & Topin 2019's triangular cycle)."""
     if warmup_steps > 0 and step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
         return 1.0
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    if schedule == "onecycle":
+        return min_factor + (1.0 - min_factor) * (1.0 - min(1.0, progress))
     return min_factor + (1.0 - min_factor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
