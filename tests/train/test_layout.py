@@ -96,3 +96,50 @@ def test_an_explicit_setting_overrides_the_rule(digits, make_tiny_net, monkeypat
     result = fit(model, digits, TrainConfig(epochs=1, batch_size=64, channels_last=False, device="cpu"),
                  progress=False)  # fmt: skip
     assert result.channels_last is False and next(model.parameters()).is_contiguous()
+
+
+def _strided_1x1(in_channels: int, stride: int = 2, kernel: int = 1) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, in_channels, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(in_channels, 32, kernel, stride=stride, bias=False))  # fmt: skip
+
+
+@pytest.mark.parametrize("in_channels", [1, 4, 7, 15])
+def test_a_thin_strided_1x1_convolution_keeps_nchw(in_channels):
+    """oneDNN's channels_last backward of such a conv crashes the process (cnnlab.train.layout's docstring)."""
+    choice = choose_channels_last(_strided_1x1(in_channels), torch.randn(2, 1, 16, 16))
+    assert not choice.channels_last
+    assert "strided 1x1" in choice.reason and f"{in_channels} input channels" in choice.reason
+
+
+@pytest.mark.parametrize("in_channels, stride, kernel", [(16, 2, 1), (64, 2, 1), (4, 1, 1), (4, 2, 3)])
+def test_wide_unstrided_or_larger_kernels_stay_channels_last(in_channels, stride, kernel):
+    assert choose_channels_last(_strided_1x1(in_channels, stride, kernel), torch.randn(2, 1, 16, 16)).channels_last
+
+
+CRASH_SCRIPT = """
+import torch
+from torch import nn
+from cnnlab.train.layout import choose_channels_last
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+for cin in (3, 5):  # both abort in channels_last on torch 2.14.1's CPU build
+    model = nn.Sequential(nn.Conv2d(cin, 32, 1, stride=2, bias=False))
+    images = torch.randn(64, cin, 16, 16)
+    if choose_channels_last(model, images).channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.to(memory_format=torch.channels_last)
+    model(images.requires_grad_()).sum().backward()
+    print("backward done", cin)
+"""
+
+
+def test_the_chosen_layout_survives_the_backward_pass():
+    """In a child process (a crash kills the process, not an exception): the layout the rule picks runs the
+    backward passes that abort in channels_last on torch 2.14.1's CPU build (NCHW, torch's default, runs them)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CRASH_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.split("\n")[:2] == ["backward done 3", "backward done 5"], (
+        done.returncode, done.stderr[-2000:])
