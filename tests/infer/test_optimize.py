@@ -19,7 +19,7 @@ def test_outputs_equal_and_original_untouched(name, channels_last, bn_tools):
     model = bn_tools.randomise(getattr(torchvision.models, name)(num_classes=10)).train()
     before = bn_tools.snapshot(model)
     x = torch.randn(2, 3, 48, 48)
-    fast = optimize_for_inference(model, x, channels_last=channels_last, repeats=1)
+    fast = optimize_for_inference(model, x, backend="torch", channels_last=channels_last, repeats=1)
     assert model.training and bn_tools.count(model) > 0  # mode and modules of the original kept
     bn_tools.assert_unchanged(model, before)
     assert not fast.training and bn_tools.count(fast) == 0
@@ -39,14 +39,15 @@ def test_outputs_equal_and_original_untouched(name, channels_last, bn_tools):
 
 def test_fold_can_be_switched_off(bn_tools):
     model = bn_tools.randomise(torchvision.models.resnet18(num_classes=10))
-    fast = optimize_for_inference(model, torch.randn(1, 3, 32, 32), fold_bn=False, channels_last=False)
+    fast = optimize_for_inference(model, torch.randn(1, 3, 32, 32), backend="torch", fold_bn=False,
+                                  channels_last=False)
     assert bn_tools.count(fast) == bn_tools.count(model)
     assert fast.cnnlab_inference_info.fold is None
 
 
 def test_non_4d_input_keeps_the_layout():
     model = nn.Sequential(nn.Conv1d(3, 4, 3), nn.BatchNorm1d(4))
-    info = optimize_for_inference(model, torch.randn(2, 3, 10)).cnnlab_inference_info
+    info = optimize_for_inference(model, torch.randn(2, 3, 10), backend="torch").cnnlab_inference_info
     assert info.channels_last is False and "4-D" in info.channels_last_reason
 
 
@@ -69,7 +70,7 @@ def test_compiled_model_matches(bn_tools):
         nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
     ))
     x = torch.randn(2, 3, 16, 16)
-    fast = optimize_for_inference(model, x, channels_last=False, compile=True)
+    fast = optimize_for_inference(model, x, backend="torch", channels_last=False, compile=True)
     info = fast.cnnlab_inference_info
     assert info.compiled, info.compile_error
     with torch.no_grad():

@@ -17,7 +17,7 @@ def test_zoo_net_optimized_matches_eager(name, bn_tools):
     batchnorms = bn_tools.count(model)
     size = max(IMAGE, getattr(model, "min_input_size", 1))
     x = torch.randn(1, getattr(model, "in_chans", 3), size, size)
-    fast = optimize_for_inference(model, x, channels_last=True)
+    fast = optimize_for_inference(model, x, backend="torch", channels_last=True)
     info = fast.cnnlab_inference_info
     assert bn_tools.count(model) == batchnorms  # the original keeps its layers
     assert info.fold.trace_error is None, info.fold.trace_error  # the zoo is fx-traceable

@@ -1,14 +1,19 @@
-"""``optimize_for_inference``: BatchNorm folding, channels_last where it is faster, optional torch.compile.
+"""``optimize_for_inference``: the fastest of two backends at the example's shape, measured.
 
-On CPU the wins come from (1) removing every BatchNorm pass over the activations by folding it into the
-conv before it, (2) the channels_last (NHWC) layout, which oneDNN convolves without reordering and which
-turns depthwise convolutions from strided gathers into contiguous vector loads, and (3) inductor's
-``freezing``, which pre-packs the weights for oneDNN and fuses the element-wise tails into the convs.
+``backend="torch"``: an eager copy with (1) every BatchNorm pass over the activations removed by folding
+it into the conv before it, (2) the channels_last (NHWC) layout where it is measured faster (oneDNN
+convolves it without reordering; depthwise convolutions become contiguous vector loads), and optionally
+(3) torch.compile with inductor's ``freezing`` (pre-packed oneDNN weights, element-wise tails fused into
+the convs; off by default: its warm-up costs minutes on a small CPU, see docs/inference.md).
+``backend="onnxruntime"``: the model exported by cnnlab's exporter and run by onnxruntime
+(:class:`~cnnlab.infer.OrtModule`). ``backend="auto"`` (the default) builds both, checks their outputs
+against the original and keeps the faster on the example input (:mod:`cnnlab.infer.backends`).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -16,15 +21,20 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_positive
+from cnnlab.arith.checks import require_choice, require_positive
 from cnnlab.errors import ConfigError
+from cnnlab.infer.backends import BackendChoice, check_backend, pick_fastest
 from cnnlab.infer.fold_bn import FoldReport, fold_batchnorm_
+from cnnlab.infer.onnx_export import EXPORTERS, OnnxExport
+from cnnlab.infer.ort_module import OrtModule
 from cnnlab.infer.outputs import output_errors
 from cnnlab.timing import interleaved_median_seconds
 
 __all__ = ["InferenceInfo", "optimize_for_inference"]
 
 CHANNELS_LAST_CHOICES = (True, False, "auto")
+TOLERANCE = 1e-4  # max |diff| / max |original output| a backend may have on the example input
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,18 +50,29 @@ class InferenceInfo:
     compile_error: str | None = None
     max_abs_error: float = float("nan")  # vs the original model on the example input
     max_rel_error: float = float("nan")  # max |diff| / max |original output|
+    backend: str = "torch"  # the backend of the returned module: "torch" or "onnxruntime"
+    backend_reason: str = ""  # why: requested, or each backend's median ms on the example (auto)
+    backend_ms: dict[str, float] = field(default_factory=dict)  # median ms per backend timed (auto)
+    onnx: OnnxExport | None = None  # how the onnxruntime backend's graph was exported, when built
 
     def summary(self) -> str:
+        if self.backend == "onnxruntime":
+            how = f"{self.onnx.exporter} exporter, opset {self.onnx.opset}" if self.onnx else "exported"
+            return f"onnxruntime backend ({how}); {self.backend_reason}; max rel error {self.max_rel_error:.1e}"
         fold = str(self.fold) if self.fold is not None else "BatchNorm folding off"
         layout = f"channels_last={self.channels_last} ({self.channels_last_reason})"
         if self.compiled:
             comp = f"torch.compile in {self.compile_seconds:.1f} s"
         else:
             comp = f"not compiled ({self.compile_error})" if self.compile_error else "not compiled"
-        return f"{fold}; {layout}; {comp}; max rel error {self.max_rel_error:.1e}"
+        text = f"{fold}; {layout}; {comp}; max rel error {self.max_rel_error:.1e}"
+        return f"torch backend: {text}; {self.backend_reason}" if self.backend_reason else text
 
 
-def _check_args(model: object, example_input: object, channels_last: object, repeats: object) -> None:
+def _check_args(model: object, example_input: object, channels_last: object, repeats: object,
+                backend: object, onnx_exporter: object) -> None:
+    check_backend(backend)
+    require_choice("onnx_exporter", onnx_exporter, EXPORTERS, "optimize_for_inference")
     require_positive("repeats", repeats, "optimize_for_inference")
     if not isinstance(model, nn.Module):
         raise ConfigError(f"optimize_for_inference: model must be an nn.Module, got {type(model).__name__}")
@@ -101,41 +122,88 @@ def _compile(model: nn.Module, example_input: torch.Tensor) -> tuple[nn.Module, 
     return compiled, time.perf_counter() - start, None
 
 
-def optimize_for_inference(
-    model: nn.Module,
-    example_input: torch.Tensor,
-    fold_bn: bool = True,
-    channels_last: bool | str = "auto",
-    compile: bool = False,
-    repeats: int = 3,
-) -> nn.Module:
-    """An eval-mode copy of ``model`` with BatchNorm folded, the faster memory layout, and optionally compiled.
-
-    ``model`` itself is never changed. ``channels_last="auto"`` times both layouts on ``example_input``
-    (``repeats`` runs each) and keeps the faster. The decisions and the output error against the original
-    on ``example_input`` are in ``result.cnnlab_inference_info`` (:class:`InferenceInfo`).
-    """
-    _check_args(model, example_input, channels_last, repeats)
-    work = copy.deepcopy(model).eval()
-    with torch.no_grad():
-        reference = work(example_input)
+def _torch_backend(
+    work: nn.Module, example_input: torch.Tensor, fold_bn: bool, channels_last: bool | str, compile: bool,
+    repeats: int,
+) -> tuple[nn.Module, InferenceInfo]:
+    """The torch backend from the eval-mode copy ``work`` (changed in place); errors filled in later."""
     fold = fold_batchnorm_(work, example_input) if fold_bn else None
     if fold is not None and fold.trace_error:
         warnings.warn(
             f"optimize_for_inference: model is not fx-traceable ({fold.trace_error}); "
             f"folded only conv/bn neighbours in nn.Sequential ({len(fold.folded)} found)",
-            stacklevel=2,
+            stacklevel=3,
         )
     work, is_cl, reason, timings = _choose_layout(work, example_input, channels_last, repeats)
     result, compile_seconds, compile_error = work, None, None
     if compile:
         result, compile_seconds, compile_error = _compile(work, example_input)
-    with torch.no_grad():
-        abs_err, rel_err = output_errors(result(example_input), reference)
     info = InferenceInfo(
         fold=fold, channels_last=is_cl, channels_last_reason=reason, layout_ms=timings,
-        compiled=compile and compile_error is None, compile_seconds=compile_seconds,
-        compile_error=compile_error, max_abs_error=abs_err, max_rel_error=rel_err,
+        compiled=compile and compile_error is None, compile_seconds=compile_seconds, compile_error=compile_error,
     )
+    return result, info
+
+
+def _ort_backend(model: nn.Module, example_input: torch.Tensor, onnx_exporter: str) -> tuple[nn.Module, InferenceInfo]:
+    ort_model, exported = OrtModule.from_model(model, example_input, exporter=onnx_exporter)
+    info = InferenceInfo(fold=None, channels_last=False, channels_last_reason="onnxruntime chooses its own layout",
+                         backend="onnxruntime", onnx=exported)
+    return ort_model, info
+
+
+def optimize_for_inference(
+    model: nn.Module,
+    example_input: torch.Tensor,
+    backend: str = "auto",
+    fold_bn: bool = True,
+    channels_last: bool | str = "auto",
+    compile: bool = False,
+    repeats: int = 3,
+    onnx_exporter: str = "auto",
+) -> nn.Module:
+    """A fast eval-mode module computing what ``model`` computes, for inputs shaped like ``example_input``.
+
+    ``backend``: "torch" (an ``nn.Module`` copy with BatchNorm folded, the faster memory layout, and
+    optionally ``compile``), "onnxruntime" (an :class:`~cnnlab.infer.OrtModule`; batch axis free, other
+    axes fixed to the example's) or "auto": both built, each checked to match ``model`` within 1e-4 on
+    ``example_input`` (relative to the largest output), timed there (``repeats`` runs each after a warm-up)
+    and the faster returned; a backend that cannot be built is skipped, saying why. ``model`` itself is
+    never changed. ``channels_last="auto"`` times both layouts for the torch backend and keeps the faster.
+    What was decided, each backend's time and the output error against the original are in
+    ``result.cnnlab_inference_info`` (:class:`InferenceInfo`; ``.backend`` names the one returned) and in
+    an INFO line of the ``cnnlab.infer.optimize`` logger.
+    """
+    _check_args(model, example_input, channels_last, repeats, backend, onnx_exporter)
+    work = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        reference = work(example_input)
+    built: dict[str, tuple[nn.Module, InferenceInfo]] = {}
+    skipped: dict[str, str] = {}
+    if backend in ("auto", "torch"):
+        built["torch"] = _torch_backend(work, example_input, fold_bn, channels_last, compile, repeats)
+    if backend in ("auto", "onnxruntime"):
+        try:
+            built["onnxruntime"] = _ort_backend(model, example_input, onnx_exporter)
+        except ConfigError as exc:
+            if backend == "onnxruntime":
+                raise
+            skipped["onnxruntime"] = str(exc)
+    for name, (module, info) in list(built.items()):
+        with torch.no_grad():
+            info.max_abs_error, info.max_rel_error = output_errors(module(example_input), reference)
+        if backend == "auto" and not info.max_rel_error <= TOLERANCE and len(built) > 1:
+            skipped[name] = f"outputs differ from the model's by {info.max_rel_error:.1e} (relative) > {TOLERANCE}"
+            del built[name]
+    if backend == "auto" and len(built) > 1:
+        choice = pick_fastest({name: module for name, (module, _) in built.items()}, example_input,
+                              repeats=repeats, skipped=skipped)
+    else:
+        choice = BackendChoice(next(iter(built)), skipped=skipped)
+    result, info = built[choice.backend]
+    info.backend, info.backend_ms = choice.backend, choice.ms
+    info.backend_reason = choice.reason if backend == "auto" else "requested"
     result.cnnlab_inference_info = info
+    log.info("optimize_for_inference: %s backend for input %s (%s)", choice.backend,
+             "x".join(map(str, example_input.shape)), info.backend_reason)
     return result
