@@ -32,10 +32,12 @@ def default_run_folder(model_spec: str, data: str) -> Path:
 
 
 def run_training(model_name: str, data: str, out: Path | None, resume: bool, data_args: dict, config_args: dict,
-                 progress: bool = True, overwrite: bool = False):  # fmt: skip
+                 progress: bool = True, overwrite: bool = False, recipe: str | None = None):  # fmt: skip
     """Build the loaders, the model and the config, then :func:`cnnlab.train.fit`; returns (result, folder).
 
-    The run folder is checked (a file in the way, a read-only file system) before any data is read.
+    With ``recipe``, the config is that recipe's (``cnnlab.train.recipes``) and ``config_args`` may hold only
+    the fields a recipe leaves free (a ConfigError names any other). The run folder is checked (a file in
+    the way, a read-only file system) before any data is read.
     """
     import torch
 
@@ -44,7 +46,12 @@ def run_training(model_name: str, data: str, out: Path | None, resume: bool, dat
     from cnnlab.train import TrainConfig, fit
     from cnnlab.train.run_files import check_folder
 
-    config = TrainConfig(**config_args)
+    if recipe is not None:
+        from cnnlab.train.recipes import recipe_config
+
+        config = recipe_config(recipe, "--recipe", **config_args)
+    else:
+        config = TrainConfig(**config_args)
     folder = out if out is not None else default_run_folder(model_name, data)
     check_folder(folder, "--out")
     bundle = make_loaders(data, config.batch_size, seed=config.seed, **data_args)
@@ -55,8 +62,19 @@ def run_training(model_name: str, data: str, out: Path | None, resume: bool, dat
     return result, folder
 
 
+def _given_on_the_command_line(ctx: typer.Context, names: list[str]) -> set[str]:
+    """The options of ``names`` the user typed (or set through the environment), not left at their default."""
+    given = set()
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given.add(name)
+    return given
+
+
 @reports_config_errors
 def train_command(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="Registered model name (see `cnnlab list`), optionally NAME:key=value,... "
                                           "with builder arguments, e.g. nasnet:genotype=best.json,C=8."),
     data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist | digits | cifar10 | cifar100 | PATH of an ImageFolder tree."),
@@ -85,6 +103,7 @@ def train_command(
     limit_test: int | None = typer.Option(None, "--limit-test", help="Test on a seeded subset of this many images."),
     download: bool = typer.Option(False, "--download", help="Fetch a missing built-in dataset (needs internet)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    recipe: str | None = typer.Option(None, "--recipe", help="A named training recipe (cnnlab.train.recipes): fast (time to accuracy: large batch, EMA, progressive resizing, flip TTA, ...) or converged. It fixes every hyper-parameter but --epochs, --batch-size (the lr scales with it), --seed, --device, --amp and the layout."),
 ) -> None:
     """Train MODEL on a dataset; metrics.jsonl, checkpoint.pt and result.json go to the run folder.
 
@@ -97,7 +116,10 @@ def train_command(
                        weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing,
                        precise_bn_batches=precise_bn_batches,
                        amp=amp, channels_last=channels_last, device=device, seed=seed)  # fmt: skip
-    result, folder = run_training(model, data, out, resume, data_args, config_args, progress, overwrite)
+    if recipe is not None:  # only what the user typed goes with a recipe; recipe_config refuses what it fixes
+        given = _given_on_the_command_line(ctx, list(config_args))
+        config_args = {k: v for k, v in config_args.items() if k in given}
+    result, folder = run_training(model, data, out, resume, data_args, config_args, progress, overwrite, recipe)
     if _is_main_process():
         best = "n/a" if result.best_val_acc is None else f"{result.best_val_acc:.4f}"
         test = "n/a" if result.test_acc is None else f"{result.test_acc:.4f}"
