@@ -34,3 +34,42 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def mounts(tmp_path):
+    """``mounts(size_kib, read_only=False)``: a folder on a fresh tmpfs of that size (needs root: skips
+    otherwise), unmounted after the test."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size_kib: int, read_only: bool = False):
+        if os.name != "posix" or os.geteuid() != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        point = tmp_path / f"mount{len(mounted)}"
+        point.mkdir()
+        options = f"size={size_kib}k" + (",ro" if read_only else "")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True,
+                              text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, mounts):
+    """A folder no file can be written in: a read-only tmpfs as root, a chmod 555 folder otherwise."""
+    if os.name == "posix" and os.geteuid() == 0:
+        yield mounts(64, read_only=True)
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)

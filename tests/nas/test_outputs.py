@@ -4,15 +4,11 @@ seed and layout give the same numbers; an --out that cannot be written is one ``
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import subprocess
 import uuid
 
 import optuna
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -116,34 +112,20 @@ def test_out_that_is_a_file_is_one_error_line(tmp_path):
     assert "Traceback" not in ran.output and target.read_text() == "not a folder"
 
 
-@contextlib.contextmanager
-def _tmpfs(path, options):
-    """A tiny tmpfs at ``path`` (root and a mount-capable kernel only)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    path.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode:
-        pytest.skip("mount is not permitted here")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+def test_read_only_out_is_one_error_line(mounts):
+    ro = mounts(64, read_only=True)
+    ran = _cli("search", "--data", "toy", "--out", ro / "run", "--no-progress")
+    assert ran.exit_code == 2, ran.output
+    assert ran.output.startswith("error:") and "--out" in ran.output and "Traceback" not in ran.output
 
 
-def test_read_only_out_is_one_error_line(tmp_path):
-    with _tmpfs(tmp_path / "ro", "size=64k,ro") as ro:
-        ran = _cli("search", "--data", "toy", "--out", ro / "run", "--no-progress")
-        assert ran.exit_code == 2, ran.output
-        assert ran.output.startswith("error:") and "--out" in ran.output and "Traceback" not in ran.output
-
-
-def test_full_disk_is_one_error_line(tmp_path):
-    with _tmpfs(tmp_path / "full", "size=32k") as full:
-        (full / "filler").write_bytes(os.urandom(24 * 1024))
-        ran = _cli("search", "--space", "nasnet", "--trials", "200", "--data", "toy", "--study",
-                   uuid.uuid4().hex, "--out", full / "run", "--no-progress")
-        assert ran.exit_code == 2, ran.output
-        assert ran.output.startswith("error:") and "No space left" in ran.output and "Traceback" not in ran.output
+def test_full_disk_is_one_error_line(mounts):
+    full = mounts(32)
+    (full / "filler").write_bytes(os.urandom(24 * 1024))
+    ran = _cli("search", "--space", "nasnet", "--trials", "200", "--data", "toy", "--study",
+               uuid.uuid4().hex, "--out", full / "run", "--no-progress")
+    assert ran.exit_code == 2, ran.output
+    assert ran.output.startswith("error:") and "No space left" in ran.output and "Traceback" not in ran.output
 
 
 def test_report_table_is_legible_at_80_columns(tmp_path):
