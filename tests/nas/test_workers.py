@@ -60,6 +60,28 @@ def test_a_worker_name_is_held_by_one_process(tmp_path):
                   progress=False).completed == 3
 
 
+def _fill(folder):
+    try:
+        with open(folder / "filler", "wb") as handle:
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+    except OSError:  # the disk is full
+        pass
+
+
+@pytest.mark.parametrize("disk", ["full", "read-only"])
+def test_a_worker_lock_that_cannot_be_written_is_a_config_error_naming_it(mounts, read_only_folder, disk):
+    """A full disk used to let ENOSPC from the lock's note escape as a traceback (a read-only one EROFS)."""
+    if disk == "full":
+        out = mounts(32)
+        _fill(out)
+    else:
+        out = read_only_folder
+    with pytest.raises(ConfigError, match=rf"cannot write the worker lock '{out}/\.optuna-journal\.log\.worker-"):
+        hold_worker_name(None, out, "s", "a")
+
+
 @pytest.mark.slow
 def test_the_same_name_on_a_shared_journal_is_refused(tmp_path):
     """Two --out folders, one journal: the name is per study, not per folder."""

@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import errno
 import hashlib
 import inspect
 import os
@@ -247,28 +249,43 @@ def _hold_advisory_lock(url: str, key: int, refused: str) -> WorkerName:
 
 
 def _hold_file_lock(lock_file: Path, refused: str) -> WorkerName:
+    """An exclusive ``flock`` on ``lock_file`` holding the holder's pid and host; a folder that cannot be
+    written (read-only, full disk) is a ConfigError naming the lock file."""
     try:
         import fcntl
     except ImportError:  # no flock (Windows): names are not checked
         return WorkerName(None)
+
+    def unwritable(exc: OSError) -> ConfigError:
+        return ConfigError(f"cannot write the worker lock {str(lock_file)!r}: {exc.strerror or exc}")
+
     try:
         handle = open(lock_file, "a+")  # noqa: SIM115 - held open until release
     except OSError as exc:
-        raise ConfigError(f"cannot create the worker lock {str(lock_file)!r}: {exc.strerror or exc}") from None
+        raise unwritable(exc) from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):  # not "another process holds it"
+            handle.close()
+            raise unwritable(exc) from None
         handle.seek(0)
         holder = handle.read().strip()
         handle.close()
         raise ConfigError(refused.format(where=f" ({holder})" if holder else "")) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                 f"{datetime.datetime.now().isoformat(timespec='seconds')}")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                     f"{datetime.datetime.now().isoformat(timespec='seconds')}")
+        handle.flush()
+    except OSError as exc:  # a full disk: the lock is held but its note cannot be written
+        with contextlib.suppress(OSError):
+            handle.close()
+        raise unwritable(exc) from None
 
     def release() -> None:
-        handle.close()  # closing the file drops the lock; the file stays for the next holder
+        with contextlib.suppress(OSError):  # a buffered note that a full disk refuses is not worth a traceback
+            handle.close()  # closing the file drops the lock; the file stays for the next holder
 
     return WorkerName(release)
