@@ -4,7 +4,7 @@ and the unit's window animated with its own kernel, padding, stride and dilation
 
 from __future__ import annotations
 
-from cnnlab.explore.page import explore, page_data, render_page
+from cnnlab.explore.page import build_page, explore, page_data, render_page
 from cnnlab.explore.trace import trace
 
-__all__ = ["explore", "page_data", "render_page", "trace"]
+__all__ = ["build_page", "explore", "page_data", "render_page", "trace"]

@@ -40,7 +40,7 @@
     if (t.rf) parts.push("receptive field r " + t.rf.r.join("×") + ", j " + t.rf.jump.join("×") + ", start " +
                          t.rf.start.join("×") + " at " + t.rf.layer);
     if (D.profile) parts.push("latency " + ms(D.profile.latency_s) + " (measured)");
-    parts.forEach(function (p) { box.appendChild(el("span", "", p)); });
+    parts.concat(D.notes).forEach(function (p) { box.appendChild(el("span", "", p)); });
   }
 
   // ---- the tree -------------------------------------------------------------------------------
@@ -274,6 +274,15 @@
     picture.onload = function () { drawOverlay(); };
     picture.src = D.image;
   }
+  var erfImages = {};
+  if (D.effective) {
+    Object.keys(D.effective.by_row).forEach(function (id) {
+      var im = new Image();
+      im.onload = function () { if (String(selected.row) === id) drawOverlay(); };
+      im.src = D.effective.by_row[id].png;
+      erfImages[id] = im;
+    });
+  }
   var inputHW = D.input.length >= 4 ? D.input.slice(-2) : [1, D.input[D.input.length - 1]];
 
   function axisBox(a, u) {  // input pixels first..last of unit u along one axis, or null
@@ -325,9 +334,27 @@
     ctx.strokeStyle = "#57606a";
     ctx.strokeRect(X(0), Y(0), s * W, s * H);
     var lines = [D.image_note];
-    var erf = row && D.effective ? D.effective.fields && D.effective.fields[row.path] : null;
-    if (erf) drawHeatmap(ctx, erf, X, Y, W, H);
-    if (D.effective && D.effective.note) lines.push(D.effective.note);
+    var erf = row && D.effective ? D.effective.by_row[String(selected.row)] : null;
+    var erfShown = erf && selected.unit && erf.unit.join(",") === selected.unit.join(",") && erfImages[selected.row];
+    if (erfShown && erfImages[selected.row].complete) {
+      ctx.drawImage(erfImages[selected.row], X(0), Y(0), s * W, s * H);
+      if (erf.side) {
+        ctx.strokeStyle = "#d62828";
+        ctx.setLineDash([2, 3]);
+        ctx.strokeRect(X(erf.centre[1] - erf.side / 2), Y(erf.centre[0] - erf.side / 2), s * erf.side, s * erf.side);
+        ctx.setLineDash([]);
+      }
+    }
+    if (erfShown) {
+      lines.push("Red: the effective field of this unit (" + Math.round(100 * erf.mass) + "% of the gradient mass " +
+                 "within the dotted square of side " + (erf.side ? erf.side.toFixed(1) : "?") + " px; theoretical r " +
+                 erf.r + ").");
+    } else if (erf) {
+      lines.push("The effective field was computed for the centre unit " + erf.unit.join(",") + " only.");
+    }
+    lines.push(D.effective ? D.effective.note : "Effective fields: not computed (they need an image and real " +
+               "weights: give --image, and --checkpoint for trained weights).");
+    $("overlay").dataset.erf = erfShown ? "1" : "0";
     cv.dataset.box = "";
     if (!row) {
       note.textContent = lines.join(" ");
@@ -360,20 +387,6 @@
       cv.dataset.box = [box.top, box.bottom - 1, box.left, box.right - 1].join(",");
     }
     note.textContent = lines.join(" ");
-  }
-
-  function drawHeatmap(ctx, erf, X, Y, W, H) {  // the effective field: gradient magnitude, normalised
-    var m = erf.heatmap, rows = m.length, cols = m[0].length, peak = 0;
-    m.forEach(function (r) { r.forEach(function (v) { peak = Math.max(peak, v); }); });
-    if (!(peak > 0)) return;
-    for (var i = 0; i < rows; i++) {
-      for (var j = 0; j < cols; j++) {
-        var a = m[i][j] / peak;
-        if (a < 0.02) continue;
-        ctx.fillStyle = "rgba(214, 40, 40, " + (0.75 * a).toFixed(3) + ")";
-        ctx.fillRect(X(j * W / cols), Y(i * H / rows), (X(W) - X(0)) / cols + 0.5, (Y(H) - Y(0)) / rows + 0.5);
-      }
-    }
   }
 
   $("overlay").addEventListener("click", function (ev) {

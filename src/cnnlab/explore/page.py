@@ -27,7 +27,7 @@ from cnnlab.explore.geometry import unit_geometry
 from cnnlab.explore.trace import Traced, trace
 from cnnlab.explore.tree import build_tree
 
-__all__ = ["explore", "page_data", "render_page", "MAX_BOXES", "IMAGE_SIDE"]
+__all__ = ["build_page", "explore", "letterboxed", "page_data", "render_page", "MAX_BOXES", "IMAGE_SIDE"]
 
 MAX_BOXES = 256  # a field's period up to this many units is embedded box by box (any unit's exact box)
 IMAGE_SIDE = 448  # the embedded picture's longest side at most (the overlay scales it to the input)
@@ -58,14 +58,21 @@ def _row_record(row: object, extra: object) -> dict:
             "geo": unit_geometry(extra.module, extra.call, extra.in_shape, row.output_shape)}
 
 
-def _picture(image: object, input_size: tuple[int, ...]) -> tuple[str, str]:
-    """The image as a PNG data URL, letterboxed to the input (``cnnlab rf``'s fit), and a sentence saying how."""
+def letterboxed(image: object, input_size: tuple[int, ...]) -> tuple[object, str]:
+    """``image`` (a file or a PIL image) fitted to the input as ``cnnlab rf`` fits it (aspect kept, grey
+    bars), and a sentence saying how; ConfigError naming a file that cannot be read."""
     from cnnlab.analysis.render.rf_plot import _open_picture, letterbox
 
     height, width = input_size[-2:] if len(input_size) >= 4 else (1, input_size[-1])
     grey = len(input_size) == 4 and input_size[1] == 1
     picture = image.convert("L" if grey else "RGB") if hasattr(image, "convert") else _open_picture(Path(image), grey)
-    picture, how = letterbox(picture, width, height)
+    return letterbox(picture, width, height)
+
+
+def _picture(image: object, input_size: tuple[int, ...]) -> tuple[str, str]:
+    """The letterboxed image as a PNG data URL (at most IMAGE_SIDE pixels a side), and how it was fitted."""
+    picture, how = letterboxed(image, input_size)
+    width, height = picture.size
     scale = min(1.0, IMAGE_SIDE / max(width, height))
     if scale < 1.0:
         picture = picture.resize((max(1, round(width * scale)), max(1, round(height * scale))))
@@ -96,8 +103,9 @@ def _profile_records(profile: object, rows: list[dict]) -> dict | None:
 
 
 def page_data(traced: Traced, image: object = None, profile: object = None,
-              effective: dict | None = None) -> dict:
-    """Everything the page shows, as plain JSON-ready data."""
+              effective: dict | None = None, notes: list[str] | tuple[str, ...] = ()) -> dict:
+    """Everything the page shows, as plain JSON-ready data (``effective``: the records of
+    :func:`cnnlab.explore.effective.effective_records`)."""
     report = traced.report
     rows = [_row_record(r, x) for r, x in zip(report.rows, traced.rows, strict=True)]
     rf = report.receptive_field
@@ -107,7 +115,7 @@ def page_data(traced: Traced, image: object = None, profile: object = None,
                    "activation_bytes": report.activation_bytes,
                    "rf": None if rf is None else {"r": list(rf.size), "jump": list(rf.jump), "start": list(rf.start),
                                                   "layer": rf.layer}},
-        "warnings": list(report.warnings), "rows": rows, "tree": build_tree(report, traced.rows),
+        "warnings": list(report.warnings), "notes": list(notes), "rows": rows, "tree": build_tree(report, traced.rows),
         "image": None, "image_note": "no image given: a neutral grid stands for the input",
         "profile": _profile_records(profile, rows), "effective": None,
     }
@@ -131,26 +139,55 @@ def render_page(data: dict) -> str:
                   _template("explore.html"))  # one pass: nothing inserted is read again
 
 
-def explore(model: nn.Module, input_size: object = None, image: object = None, out: str | Path = "explore.html",
-            name: str | None = None, profile: object = None, effective: dict | None = None) -> Path:
-    """Write the explorer page of ``model`` at ``input_size`` (default 1xCx224x224) to ``out``; its path.
+def _effective(model: nn.Module, traced: Traced, image: object, effective: object, weights: str) -> dict | None:
+    """The page's effective fields: computed at the stage ends when asked (or, by default, when there is a
+    picture and the model has real weights), taken as given when a dict of EffectiveField."""
+    from cnnlab.explore.effective import effective_fields, effective_records, has_weights
 
-    ``image``: a file or a PIL image, letterboxed to the input as ``cnnlab rf`` fits it (a neutral grid
-    when None); ``profile``: a :func:`cnnlab.profile` result, shown per unit (latency, roofline);
-    ``effective``: effective receptive fields per unit path (``{"path": {"heatmap": [[...]], ...}}``).
-    """
+    size = traced.report.input_size
+    rows = [{"path": r.path} for r in traced.report.rows]
+    if isinstance(effective, dict):
+        return effective_records(effective, rows, weights)
+    if effective is False or (effective is None and (image is None or not has_weights(model) or len(size) != 4)):
+        return None
+    if image is None or len(size) != 4:
+        raise ConfigError("effective=True needs an image and a 2-D network (N x C x H x W input)")
+    picture, _ = letterboxed(image, size)
+    return effective_records(effective_fields(model, picture, size[1]), rows, weights)
+
+
+def build_page(model: nn.Module, input_size: object = None, image: object = None, name: str | None = None,
+               profile: object = None, effective: object = None, notes: list[str] | tuple[str, ...] = (),
+               weights: str = "the model's weights") -> str:
+    """The explorer page of ``model`` as HTML text (arguments as :func:`explore`'s)."""
     from cnnlab.infer import example_input_size
 
     if not isinstance(model, nn.Module):
         raise ConfigError(f"explore needs an nn.Module, got {type(model).__name__}")
     size = example_input_size(model) if input_size is None else input_size
+    traced = trace(model, size, name=name)
+    records = _effective(model, traced, image, effective, weights)
+    return render_page(page_data(traced, image=image, profile=profile, effective=records, notes=notes))
+
+
+def explore(model: nn.Module, input_size: object = None, image: object = None, out: str | Path = "explore.html",
+            name: str | None = None, profile: object = None, effective: object = None,
+            notes: list[str] | tuple[str, ...] = (), weights: str = "the model's weights") -> Path:
+    """Write the explorer page of ``model`` at ``input_size`` (default 1xCx224x224) to ``out``; its path.
+
+    ``image``: a file or a PIL image, letterboxed to the input as ``cnnlab rf`` fits it (a neutral grid
+    when None); ``profile``: a :func:`cnnlab.profile` result, shown per unit (latency, roofline);
+    ``effective``: the effective receptive fields (Luo et al. 2016) of the stage ends on ``image`` — None:
+    computed when there is an image and the model has real weights (not the meta device), True: required,
+    False: never, or a ``{path: EffectiveField}`` dict from ``cnnlab.effective_receptive_field``;
+    ``notes``: lines shown under the totals; ``weights``: where the weights came from, for the page's words.
+    """
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"out {out} is an existing folder; give a file name, e.g. {out / 'explore.html'}")
-    traced = trace(model, size, name=name)
-    text = render_page(page_data(traced, image=image, profile=profile, effective=effective))
+    text = build_page(model, input_size, image, name, profile, effective, notes, weights)
     try:
         atomic_write_text(out, text)
     except OSError as exc:
-        raise ConfigError(f"cannot write the explorer page {out}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write the explorer page out={out}: {exc.strerror or exc}") from None
     return out
