@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -31,9 +30,15 @@ def test_train_takes_builder_arguments(tmp_path):
     assert bad.exit_code == 2 and "no_such" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="train/fit.py does not save the model's spec (model.model_spec) in checkpoint.pt")
 def test_export_rebuilds_a_trained_spec(tmp_path):
     run = tmp_path / "run"
     assert runner.invoke(app, ["train", "resnet18:stem_width=32", *BUDGET, "--out", str(run)]).exit_code == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["model_spec"] == "resnet18:stem_width=32"
     result = runner.invoke(app, ["export", str(run), "--onnx", str(tmp_path / "m.onnx"), "--opset", "17"])
     assert result.exit_code == 0, result.output
+    # the exported graph has the trained stem: 32 filters over 1 grey channel (the default resnet18 has 64)
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    stems = [tuple(t.dims) for t in graph.initializer if len(t.dims) == 4 and t.dims[1] == 1]
+    assert stems and stems[0][:2] == (32, 1), stems

@@ -68,6 +68,19 @@ def test_builds_what_torchvision_builds_for_the_same_arguments() -> None:
     assert half.model_name == "mobilenet_v2"
 
 
+def test_a_model_records_the_spec_it_was_built_from() -> None:
+    """``model_spec`` is the spec string (training checkpoints store it; export rebuilds the network from it):
+    rebuilt from it, the network has the same parameters as torchvision's ResNet(BasicBlock, [1, 1, 1, 1])."""
+    spec = "resnet18:depths=(1, 1, 1, 1),num_classes=10"
+    with torch.device("meta"):
+        model = create_model_from_spec(spec)
+        assert model.model_spec == spec and model.model_name == "resnet18"
+        assert params(create_model_from_spec(model.model_spec)) == params(ResNet(BasicBlock, [1, 1, 1, 1],
+                                                                                 num_classes=10))
+        assert create_model_from_spec("resnet18:features_only=true").model_spec == "resnet18:features_only=true"
+        assert cnnlab.create_model("resnet18").model_spec is None  # a name alone: no spec was given
+
+
 def test_bad_arguments_name_the_spec_and_the_key() -> None:
     with pytest.raises(ConfigError, match="model spec 'mobilenet_v2:widht=0.5'.*widht.*build_mobilenet_v2"):
         create_model_from_spec("mobilenet_v2:widht=0.5")

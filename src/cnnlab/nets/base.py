@@ -154,10 +154,13 @@ class ZooNet(nn.Module):
     """stem → stages → head, with the contract of docs/architecture.md ("Networks").
 
     ``model_name``: the registered name, set by ``create_model`` (None when the class is built directly);
-    training checkpoints record it, so ``cnnlab export RUN/checkpoint.pt`` knows what to build.
+    ``model_spec``: the spec with its builder arguments (``"resnet18:stem_width=32"``), set by
+    ``create_model_from_spec``. Training checkpoints record both, so ``cnnlab export RUN/checkpoint.pt``
+    knows what to build.
     """
 
     model_name: str | None = None
+    model_spec: str | None = None
 
     def __init__(self, stem: nn.Module, stages: StageStack, head: nn.Module, *,
                  stage_specs: Sequence[Any], in_chans: int, min_size: int = 1) -> None:
@@ -220,10 +223,12 @@ class FeatureExtractor(nn.Module):
     """``features_only=True``: returns the list of every stage's output; keeps ``feature_info``."""
 
     model_name: str | None = None
+    model_spec: str | None = None
 
     def __init__(self, model: ZooNet) -> None:
         super().__init__()
         self.model_name = model.model_name
+        self.model_spec = model.model_spec
         self.stem = model.stem
         self.stages = model.stages
         self.feature_info = model.feature_info

@@ -258,12 +258,15 @@ def create_model_from_spec(spec: str, **overrides: Any) -> nn.Module:
     ``"nasnet:genotype=best.json,C=8"`` (values: ints, floats, true/false, none, ``(2, 2)``, else strings).
 
     ``overrides`` (``num_classes``, ``in_chans``, ``checkpoint``, ...) win over the spec's own values. Every
-    error is a ConfigError that names the spec and the bad key or value.
+    error is a ConfigError that names the spec and the bad key or value. The model's ``model_spec`` is
+    ``spec``.
     """
     name, kwargs = parse_model_spec(spec)
     where = f"model spec {spec!r}"
     _check_arguments(_entry(name), kwargs, where)
     try:
-        return create_model(name, **{**kwargs, **overrides})
+        model = create_model(name, **{**kwargs, **overrides})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    model.model_spec = spec  # recorded in training checkpoints: `cnnlab export RUN` rebuilds the same network
+    return model

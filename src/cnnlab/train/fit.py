@@ -229,6 +229,8 @@ def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, runtim
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model_name": getattr(model, "model_name", None),  # the registered name, when built by create_model
+        # the spec with its builder arguments, when built by create_model_from_spec (export rebuilds it)
+        "model_spec": getattr(model, "model_spec", None),
         "identity": identity,  # model and data of the run (cnnlab.train.run_folder)
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
