@@ -12,7 +12,8 @@ from cnnlab.cli.config_errors import reports_config_errors
 @reports_config_errors
 def search_cmd(
     space: str = typer.Option("nasnet", help="nasnet | randwire | micro | nb201"),
-    strategy: str = typer.Option("random", help="random | reinforce | evolution | local | tpe"),
+    strategy: str = typer.Option("random", help="random | reinforce | evolution | local | tpe | oneshot "
+                                                "(--space nb201: SPOS supernet, children inherit its weights)"),
     trials: int = typer.Option(20, help="completed trials the study should hold"),
     data: str = typer.Option("digits", help="digits | fashion-mnist | cifar10 | cifar100: children train; "
                                             "nb201:cifar10 | nb201:cifar100 | nb201:imagenet16-120: --space nb201 "
@@ -20,6 +21,7 @@ def search_cmd(
     noise: float = typer.Option(0.0, help="nb201:* data: Gaussian noise (accuracy points) on each cell's table "
                                           "score, to model a short training run; one draw per cell and seed"),
     epochs_per_trial: int = typer.Option(1, help="training epochs per child"),
+    supernet_epochs: int = typer.Option(10, help="--strategy oneshot: epochs of supernet training"),
     storage: str | None = typer.Option(None, help="Optuna storage URL (default: journal file in --out)"),
     study: str | None = typer.Option(None, help="study name (default: SPACE-STRATEGY-DATA)"),
     out: str = typer.Option("runs/search", help="run folder: journal, strategy state, best.json"),
@@ -37,26 +39,64 @@ def search_cmd(
     max_failures: int = typer.Option(5, help="stop after this many children failed in a row"),
     heartbeat_s: int = typer.Option(10, help="seconds between a worker's heartbeats; a trial 5 beats late "
                                              "belongs to a dead worker and is run again"),
+    objective: str = typer.Option("accuracy", help="accuracy, or accuracy plus costs to minimise: "
+                                                   "accuracy,macs | accuracy,params | accuracy,latency (any of them): "
+                                                   "a multi-objective study, its Pareto set in OUT/pareto.*"),
+    max_macs: float | None = typer.Option(None, help="children with more MACs per image are not trained"),
+    max_params: float | None = typer.Option(None, help="children with more parameters are not trained"),
+    max_latency_ms: float | None = typer.Option(None, help="children slower than this (1 image, 1 CPU thread) are "
+                                                           "not trained"),
+    pruner: str = typer.Option("none", help="none | sha | hyperband: stop weak children after an epoch "
+                                            "(one objective, children that train)"),
+    prefilter: str | None = typer.Option(None, help="PROXY:K, e.g. synflow:8: score K candidates per proposal with "
+                                                    "a zero-cost proxy, train the best"),
     toy_seconds: float = typer.Option(0.0, hidden=True, help="toy objective: seconds per trial"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Search a space with a strategy; killed and started again with the same command, it resumes.
     Writes the best genotype to OUT/best.json."""
+    from cnnlab.nas.constraints import CostLimits
     from cnnlab.nas.evaluate import ChildBudget
     from cnnlab.nas.search import search
 
     budget = ChildBudget(epochs=epochs_per_trial, batch_size=batch_size, limit_train=limit_train,
                          C=channels, N=cells, seed=seed, channels_last=channels_last)
+    if strategy == "oneshot":  # SPOS: a supernet trained once, children scored with its weights
+        from functools import partial
+
+        from cnnlab.nas.oneshot.search import search_from_options
+
+        search = partial(search_from_options, supernet_epochs)
     result = search(space=space, strategy=strategy, trials=trials, data=data, storage=storage, study=study,
                     out=out, seed=seed, worker=worker, blocks=blocks, nodes=nodes, budget=budget,
                     toy_seconds=toy_seconds, progress=progress, max_failures=max_failures, heartbeat_s=heartbeat_s,
-                    noise=noise)
+                    noise=noise, objectives=objective, pruner=pruner, prefilter=prefilter,
+                    limits=CostLimits(max_macs=max_macs, max_params=max_params, max_latency_ms=max_latency_ms))
     typer.echo(f"study {result.study_name}: {result.completed} completed trials "
                f"({result.run_by_this_worker} by this worker), best accuracy {result.best_value}")
     _echo_table_accuracy(data, result.best_genotype)
     typer.echo(f"storage: {result.storage}")
     if result.best_path is not None:
         typer.echo(f"best genotype: {result.best_path}")
+    if result.pareto is not None:
+        _echo_pareto(result.study_name, storage, out)
+
+
+def _echo_pareto(study: str, storage: str | None, out: str) -> None:
+    """A multi-objective study: its Pareto set as a table, and the plot."""
+    from cnnlab.nas.report import search_report
+
+    _echo_fronts(search_report([study], storage=storage, out=out))
+
+
+def _echo_fronts(report) -> None:
+    from cnnlab.nas.pareto import pareto_markdown
+
+    for name, front in (report.pareto or {}).items():
+        objectives = tuple(k for k in front[0] if k not in ("trial", "genotype")) if front else ("accuracy",)
+        typer.echo(f"Pareto set of study {name} ({len(front)} children):")
+        typer.echo(pareto_markdown(front, objectives).rstrip())
+        typer.echo(f"Pareto set: {report.pareto_paths[name]} (.csv, .md); plot: {report.pareto_plots[name]}")
 
 
 def _echo_table_accuracy(data: str, genotype: dict | None) -> None:
@@ -108,6 +148,7 @@ def search_report_cmd(
     if report.best is not None:
         typer.echo(f"best: study {report.best.study} trial {report.best.number} accuracy {report.best.value:.4f}")
         typer.echo(f"best genotype written to {report.best_path}; plot: {report.plot_path}")
+    _echo_fronts(report)
 
 
 def register(app: typer.Typer) -> None:

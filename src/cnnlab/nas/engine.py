@@ -17,6 +17,11 @@ architecture it is evaluating.
   trials; while the rest of the budget runs on other workers it waits for them (or for them to go
   stale). A trial asked beyond the budget is closed as FAIL (attr ``surplus``).
 - ``max_failures`` children failing in a row stop the search with the last child's own error.
+- :class:`Goals` (``--objective``, ``--max-macs`` …, ``--pruner``, ``--prefilter``): several objectives make
+  a multi-objective study (accuracy maximised, costs minimised; the strategies learn accuracy); a child
+  over a cost limit is measured, not trained, and closed PRUNED (attr ``violates``); a pruner stops a
+  child after an epoch (PRUNED, its value the last reported accuracy); the prefilter picks which of K
+  candidates trains. ``trials`` counts trained children, completed or pruned by the pruner.
 """
 
 from __future__ import annotations
@@ -42,16 +47,58 @@ from optuna.trial import TrialState
 
 from cnnlab.arith.checks import require_positive
 from cnnlab.errors import ConfigError
+from cnnlab.nas.constraints import CostLimits
+from cnnlab.nas.fidelity import make_pruner
 from cnnlab.nas.genotype import write_best_genotype
+from cnnlab.nas.objectives import directions, objective_values
+from cnnlab.nas.pareto import write_pareto
 from cnnlab.nas.spaces import SearchSpace
 from cnnlab.nas.state import load_state, save_state
 from cnnlab.nas.storage import HEARTBEAT_S, hold_worker_name, make_storage, open_study, requeue
 from cnnlab.nas.strategies import Strategy
 
-__all__ = ["SearchConfig", "SearchResult", "open_study", "make_storage", "run_search", "worker_state_path"]
+__all__ = ["Goals", "SearchConfig", "SearchResult", "open_study", "make_storage", "run_search", "worker_state_path",
+           "accuracy_of", "spent", "goal_settings"]
 
-Objective = Callable[[list[int], dict[str, Any]], float]
-_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+# objective(tokens, genotype) -> accuracy; with a pruner, objective(tokens, genotype, report) where
+# report(epoch, accuracy) is called after every epoch and raises optuna.TrialPruned to stop the child
+Objective = Callable[..., float]
+MAX_REFUSED_IN_ROW = 200  # children over a cost limit in a row before the search gives up
+
+
+def accuracy_of(trial: optuna.trial.FrozenTrial) -> float | None:
+    """The validation accuracy of a trial (its first value; a pruned child's last reported one)."""
+    return None if not trial.values else float(trial.values[0])
+
+
+def spent(trial: optuna.trial.FrozenTrial) -> bool:
+    """A trained child: COMPLETE, or PRUNED by the pruner (not one refused by a cost limit)."""
+    return trial.state == TrialState.COMPLETE or (
+        trial.state == TrialState.PRUNED and "violates" not in trial.user_attrs)
+
+
+def _live(trial: optuna.trial.FrozenTrial) -> bool:
+    return spent(trial) or trial.state in (TrialState.RUNNING, TrialState.WAITING)
+
+
+@dataclass(frozen=True)
+class Goals:
+    """What the search optimises besides the default (accuracy alone, no limits, no pruner, no prefilter):
+    ``objectives`` (accuracy first), cost ``limits``, the ``pruner``'s name, ``measure(genotype)`` → the
+    child's costs (:func:`cnnlab.nas.objectives.measure_costs`), ``prefilter(tokens)`` → (the tokens to
+    train, the candidates with their scores)."""
+
+    objectives: tuple[str, ...] = ("accuracy",)
+    limits: CostLimits = CostLimits()
+    pruner: str = "none"
+    epochs: int = 1
+    measure: Callable[[dict[str, Any]], dict[str, float]] | None = None
+    prefilter: Callable[[list[int]], tuple[list[int], list[dict[str, Any]]]] | None = None
+    prefilter_setting: str | None = None  # "PROXY:K", recorded in the study
+
+    @property
+    def multi(self) -> bool:
+        return len(self.objectives) > 1
 
 
 @dataclass
@@ -85,6 +132,8 @@ class SearchResult:
     best_genotype: dict[str, Any] | None
     run_by_this_worker: int
     best_path: Path | None = None
+    pareto: list[dict[str, Any]] | None = None  # multi-objective: the Pareto set (pareto.json)
+    pareto_path: Path | None = None
 
 
 def _worker_id(config: SearchConfig) -> str:
@@ -114,14 +163,17 @@ def _check_study_settings(study: optuna.Study, settings: dict[str, Any]) -> None
 class _Worker:
     """One worker's view: its identity, its strategy and the state file that makes it resumable."""
 
-    def __init__(self, config: SearchConfig, space: SearchSpace, strategy: Strategy, study: optuna.Study) -> None:
-        self.config, self.space, self.strategy, self.study = config, space, strategy, study
+    def __init__(self, config: SearchConfig, space: SearchSpace, strategy: Strategy, study: optuna.Study,
+                 goals: Goals) -> None:
+        self.config, self.space, self.strategy, self.study, self.goals = config, space, strategy, study, goals
         self.storage = study._storage
         self.id = _worker_id(config)
         self.state_path = worker_state_path(config)
         self.observed: set[int] = set()
         self.pending: list[int] | None = None
         self.pending_trial: int | None = None
+        self.pending_screen: list[dict[str, Any]] | None = None  # the prefilter's candidates and scores
+        self.refused_in_row = 0
         self.run_here = 0
         self.failures_in_row = 0
         self.last_error: tuple[int, str] | None = None
@@ -136,6 +188,7 @@ class _Worker:
             self.observed = {int(n) for n in state["observed"]}
             self.pending = None if state["pending"] is None else self.space.check_tokens(state["pending"])
             self.pending_trial = None if state["pending_trial"] is None else int(state["pending_trial"])
+            self.pending_screen = state.get("pending_screen")
             self.run_here = int(state.get("run_here", 0))
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
             raise ConfigError(
@@ -146,6 +199,7 @@ class _Worker:
     def save(self) -> None:
         state = {"strategy": self.strategy.state_dict(), "observed": sorted(self.observed),
                  "pending": self.pending, "pending_trial": self.pending_trial, "run_here": self.run_here,
+                 "pending_screen": self.pending_screen,
                  "worker": self.id, "config": asdict(self.config)}
         save_state(self.state_path, state)
 
@@ -167,15 +221,20 @@ class _Worker:
         for t in mine:
             self._interrupt(t._trial_id)
         if self.pending_trial is not None or any(t.user_attrs.get("tokens") == self.pending for t in mine):
-            self.pending, self.pending_trial = None, None
+            self._clear_pending()
         self.save()
 
+    def _clear_pending(self) -> None:
+        self.pending, self.pending_trial, self.pending_screen = None, None, None
+
     def sync(self) -> list[optuna.trial.FrozenTrial]:
-        """Learn from every COMPLETE trial not yet observed, in trial order; return all trials."""
+        """Learn from every finished trial not yet observed, in trial order — COMPLETE and PRUNED (its last
+        reported accuracy; 0 for a child refused by a cost limit) — and return all trials."""
         trials = self.study.get_trials(deepcopy=False)
-        new = [t for t in trials if t.state == TrialState.COMPLETE and t.number not in self.observed]
+        new = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+               and t.number not in self.observed and "tokens" in t.user_attrs]
         for t in sorted(new, key=lambda t: t.number):
-            self.strategy.observe(list(t.user_attrs["tokens"]), float(t.value))
+            self.strategy.observe(list(t.user_attrs["tokens"]), accuracy_of(t) or 0.0)
             self.observed.add(t.number)
         if new:
             self.save()
@@ -244,61 +303,108 @@ class _Worker:
         ``trials`` COMPLETE trials."""
         self._fail_stale()
         trials = self.sync()
-        if sum(t.state == TrialState.COMPLETE for t in trials) >= self.config.trials:
+        if sum(spent(t) for t in trials) >= self.config.trials:
             return False
         claimed = self._claim(trials)
         self.waiting = False
         if claimed is None:
-            if sum(t.state in _LIVE for t in trials) >= self.config.trials:
+            if sum(_live(t) for t in trials) >= self.config.trials:
                 # the rest of the budget runs elsewhere: wait until it completes or goes stale
                 self.waiting = True
                 time.sleep(max(0.5, min(5.0, self.config.heartbeat_s / 2)))
                 return True
             if self.pending is None:
-                self.pending, self.pending_trial = self.strategy.propose(), None
+                self.pending, self.pending_trial, self.pending_screen = self.strategy.propose(), None, None
+                if self.goals.prefilter is not None:
+                    self.pending, self.pending_screen = self.goals.prefilter(self.pending)
                 self.save()
             tokens = self.pending
-            trial = self._create({"worker": self.id, "strategy": self.config.strategy, "tokens": tokens,
-                                  "genotype": self.space.decode(tokens)})
+            attrs = {"worker": self.id, "strategy": self.config.strategy, "tokens": tokens,
+                     "genotype": self.space.decode(tokens)}
+            if self.pending_screen is not None:
+                attrs["prefilter"] = self.pending_screen
+            trial = self._create(attrs)
         else:
             trial, tokens = claimed
         self.pending, self.pending_trial = tokens, trial.number
         self.save()
-        ahead = [t for t in self.study.get_trials(deepcopy=False, states=_LIVE) if t.number < trial.number]
+        ahead = [t for t in self.study.get_trials(deepcopy=False) if _live(t) and t.number < trial.number]
         if len(ahead) >= self.config.trials:  # other workers took the last slots first
             trial.set_user_attr("surplus", True)
             self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            self.pending, self.pending_trial = None, None
+            self._clear_pending()
             self.save()
             return True
         return self._evaluate(trial, tokens, objective)
 
+    def _run_child(self, trial: optuna.trial.Trial, tokens: list[int], objective: Objective
+                   ) -> tuple[float, dict[str, float]] | str:
+        """Measure the child, then train it: (accuracy, costs), or why it broke a cost limit."""
+        genotype = self.space.decode(tokens)
+        costs = {} if self.goals.measure is None else self.goals.measure(genotype)
+        for key, value in costs.items():
+            trial.set_user_attr(key, value)
+        broken = self.goals.limits.violations(costs)
+        if broken:
+            return "; ".join(broken)
+        if self.goals.pruner == "none":
+            value = float(objective(tokens, genotype))
+        else:
+            def report(epoch: int, accuracy: float) -> None:
+                trial.report(float(accuracy), int(epoch))
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after epoch {epoch} at accuracy {accuracy:.4f}")
+
+            value = float(objective(tokens, genotype, report))
+        if not math.isfinite(value):
+            raise RuntimeError(f"the child scored {value}")
+        return value, costs
+
+    def _close_pruned(self, trial: optuna.trial.Trial, tokens: list[int], violates: str | None) -> bool:
+        """Tell a child PRUNED (refused by a limit, or stopped by the pruner) and let the strategy learn it."""
+        with contextlib.suppress(UpdateFinishedTrialError):
+            if violates is not None:
+                trial.set_user_attr("violates", violates)
+            told = self.study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+            if told.state == TrialState.PRUNED:
+                self.strategy.observe(tokens, accuracy_of(told) or 0.0)
+                self.observed.add(trial.number)
+        self._clear_pending()
+        self.save()
+        return True
+
     def _evaluate(self, trial: optuna.trial.Trial, tokens: list[int], objective: Objective) -> bool:
         try:
             with self._beating(trial._trial_id):
-                value = float(objective(tokens, self.space.decode(tokens)))
-            if not math.isfinite(value):
-                raise RuntimeError(f"the child scored {value}")
+                outcome = self._run_child(trial, tokens, objective)
         except (KeyboardInterrupt, SystemExit):
             self._interrupt(trial._trial_id)
-            self.pending, self.pending_trial = None, None
+            self._clear_pending()
             self.save()
             raise
+        except optuna.TrialPruned:
+            self.failures_in_row = self.refused_in_row = 0
+            return self._close_pruned(trial, tokens, None)
         except Exception as exc:  # a child that fails to train is a failed trial, not a failed search
             message = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(UpdateFinishedTrialError):
                 trial.set_user_attr("error", message)
                 self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            self.pending, self.pending_trial = None, None
+            self._clear_pending()
             self.save()
             self.failures_in_row += 1
             self.last_error = (trial.number, message)
             if isinstance(exc, ConfigError):
                 raise
             return True
-        self.failures_in_row = 0
+        if isinstance(outcome, str):
+            self.refused_in_row += 1
+            return self._close_pruned(trial, tokens, outcome)
+        self.failures_in_row = self.refused_in_row = 0
+        value, costs = outcome
+        told_values = objective_values(self.goals.objectives, value, costs) if self.goals.multi else value
         try:
-            told = self.study.tell(trial, value, skip_if_finished=True)
+            told = self.study.tell(trial, told_values, skip_if_finished=True)
         except UpdateFinishedTrialError:  # failed as stale by another worker a moment ago
             told = None
         if told is not None and told.state == TrialState.COMPLETE:
@@ -306,7 +412,7 @@ class _Worker:
             self.observed.add(trial.number)
             self.run_here += 1
         # else: another worker took this trial for dead and requeued it; its rerun counts instead
-        self.pending, self.pending_trial = None, None
+        self._clear_pending()
         self.save()
         return True
 
@@ -332,9 +438,27 @@ def _failure_stop(config: SearchConfig, worker: _Worker) -> ConfigError:
         f"{config.max_failures}); the last one, trial {number}, failed with {message}")
 
 
+def _refusal_stop(config: SearchConfig, worker: _Worker) -> ConfigError:
+    limits = worker.goals.limits.settings() or {}
+    given = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in limits.items())
+    return ConfigError(f"search stopped: {worker.refused_in_row} children in a row broke the cost limits ({given}) "
+                       f"and were not trained; the {config.strategy} strategy keeps proposing children over them — "
+                       "raise the limits or make the children smaller (--C, --N, --blocks, --nodes)")
+
+
+def goal_settings(goals: Goals) -> dict[str, Any]:
+    """The goals as study settings; None for each one left at its default, so studies made before the
+    goals existed resume unchanged."""
+    return {"objectives": list(goals.objectives) if goals.multi else None, "limits": goals.limits.settings(),
+            "pruner": None if goals.pruner == "none" else goals.pruner, "prefilter": goals.prefilter_setting}
+
+
 def run_search(config: SearchConfig, space: SearchSpace, strategy: Strategy, objective: Objective,
-               progress: bool = True, settings: dict[str, Any] | None = None) -> SearchResult:
-    """Run (or resume) a search until the study holds ``config.trials`` completed trials."""
+               progress: bool = True, settings: dict[str, Any] | None = None, goals: Goals | None = None
+               ) -> SearchResult:
+    """Run (or resume) a search until the study holds ``config.trials`` trained children (completed, or
+    pruned by the pruner); ``goals``: objectives, cost limits, pruner and prefilter (default: accuracy)."""
+    goals = Goals() if goals is None else goals
     for name in ("trials", "max_failures", "heartbeat_s"):
         require_positive(f"--{name.replace('_', '-')}", getattr(config, name), "search")
     for flag, name in (("--worker", config.worker), ("--study", config.study_name)):
@@ -345,7 +469,7 @@ def run_search(config: SearchConfig, space: SearchSpace, strategy: Strategy, obj
     storage = make_storage(config.storage, config.out, heartbeat_s=config.heartbeat_s)
     held = hold_worker_name(config.storage, config.out, config.study_name, config.worker)
     try:
-        return _run(config, space, strategy, objective, progress, settings, storage)
+        return _run(config, space, strategy, objective, progress, settings, storage, goals)
     except OSError as exc:  # the journal, state file or best.json could not be written (disk full ...)
         where = exc.filename or config.storage or config.out
         raise ConfigError(f"search files: cannot write {str(where)!r} ({exc.strerror or exc}); "
@@ -355,36 +479,58 @@ def run_search(config: SearchConfig, space: SearchSpace, strategy: Strategy, obj
         held.release()
 
 
+def _open(name: str, storage: optuna.storages.BaseStorage, goals: Goals) -> optuna.Study:
+    """The study (created with one direction per objective); a study of other objectives is refused."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = open_study(name, storage) if not goals.multi else optuna.create_study(
+        study_name=name, storage=storage, directions=directions(goals.objectives), load_if_exists=True)
+    wanted = [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else optuna.study.StudyDirection.MINIMIZE
+              for d in directions(goals.objectives)]
+    if list(study.directions) != wanted:
+        raise ConfigError(f"study {name!r} was started with {len(study.directions)} objective(s) "
+                          f"({', '.join(d.name.lower() for d in study.directions)}); this command gives "
+                          f"--objective {','.join(goals.objectives)}")
+    study.pruner = make_pruner(goals.pruner, goals.epochs)
+    return study
+
+
 def _run(config: SearchConfig, space: SearchSpace, strategy: Strategy, objective: Objective, progress: bool,
-         settings: dict[str, Any] | None, storage: optuna.storages.BaseStorage) -> SearchResult:
-    study = open_study(config.study_name, storage)
+         settings: dict[str, Any] | None, storage: optuna.storages.BaseStorage, goals: Goals) -> SearchResult:
+    study = _open(config.study_name, storage, goals)
     _check_study_settings(study, {"space": space.name, "choices": list(space.choices), "data": config.data,
-                                  "epochs_per_trial": config.epochs_per_trial, **(settings or {})})
-    worker = _Worker(config, space, strategy, study)
+                                  "epochs_per_trial": config.epochs_per_trial, **(settings or {}),
+                                  **goal_settings(goals)})
+    worker = _Worker(config, space, strategy, study, goals)
     worker.recover()
     bar = _progress(progress)
     with bar:
         task = bar.add_task(f"{config.strategy} on {space.name}", total=config.trials)
         while True:
             more = worker.step(objective)
-            done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            best = max((t.value for t in done), default=None)
+            trials = study.get_trials(deepcopy=False)
+            best = max((accuracy_of(t) for t in trials if t.state == TrialState.COMPLETE), default=None)
             note = " (waiting for trials running on other workers)" if worker.waiting else ""
-            bar.update(task, completed=min(len(done), config.trials),
+            bar.update(task, completed=min(sum(spent(t) for t in trials), config.trials),
                        description=f"{config.strategy} on {space.name} "
                                    f"best={best if best is None else round(best, 4)}{note}")
             if worker.failures_in_row >= config.max_failures:
                 raise _failure_stop(config, worker)
+            if worker.refused_in_row >= MAX_REFUSED_IN_ROW:
+                raise _refusal_stop(config, worker)
             if not more:
                 break
     worker.sync()
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best_trial = max(done, key=lambda t: t.value, default=None)
+    best_trial = max(done, key=accuracy_of, default=None)
     storage_label = config.storage or str(Path(config.out) / "optuna-journal.log")
     genotype = None if best_trial is None else json.loads(json.dumps(best_trial.user_attrs["genotype"]))
     best_path = None if genotype is None else write_best_genotype(Path(config.out) / "best.json", genotype)
-    return SearchResult(config.study_name, storage_label, len(done),
-                        None if best_trial is None else best_trial.value, genotype, worker.run_here, best_path)
+    result = SearchResult(config.study_name, storage_label, len(done),
+                          None if best_trial is None else accuracy_of(best_trial), genotype, worker.run_here,
+                          best_path)
+    if goals.multi:
+        result.pareto, result.pareto_path = write_pareto(study, goals.objectives, Path(config.out))
+    return result
 
 
 def _progress(enabled: bool):

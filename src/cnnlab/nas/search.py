@@ -8,7 +8,7 @@ from typing import Any
 from cnnlab.arith.checks import require_choice, require_seed
 from cnnlab.errors import ConfigError
 from cnnlab.nas.engine import SearchConfig, SearchResult, run_search
-from cnnlab.nas.evaluate import ChildBudget, make_objective, measure_child
+from cnnlab.nas.evaluate import ChildBudget, make_goals, make_objective, measure_child
 from cnnlab.nas.spaces import SearchSpace, make_space
 from cnnlab.nas.storage import HEARTBEAT_S
 from cnnlab.nas.strategies import STRATEGIES, make_strategy
@@ -71,6 +71,10 @@ def search(
     max_failures: int = 5,
     heartbeat_s: int = HEARTBEAT_S,
     noise: float = 0.0,
+    objectives: str | tuple[str, ...] = "accuracy",
+    limits: Any = None,
+    pruner: str = "none",
+    prefilter: str | None = None,
 ) -> SearchResult:
     """Run or resume a search; see :mod:`cnnlab.nas.engine` for the resume guarantees.
 
@@ -78,12 +82,15 @@ def search(
     ``nb201:cifar10`` / ``nb201:cifar100`` / ``nb201:imagenet16-120`` scores ``space="nb201"`` cells by
     the NAS-Bench-201 table plus Gaussian noise of ``noise`` points (:mod:`cnnlab.nas.tabular`).
     A budget whose child cannot fit (training memory, size limits of :mod:`cnnlab.nas.child_size`)
-    is refused before the first trial; ``max_failures`` children failing in a row stop the search."""
+    is refused before the first trial; ``max_failures`` children failing in a row stop the search.
+    ``objectives``, ``limits`` (a :class:`cnnlab.nas.constraints.CostLimits`), ``pruner`` and ``prefilter``:
+    cost-aware and multi-fidelity search (:func:`cnnlab.nas.evaluate.make_goals`)."""
     require_seed("--seed", seed, "search")
     require_choice("--strategy", strategy, tuple(STRATEGIES), "search")
     search_space = make_space(space, blocks=blocks, nodes=nodes)
     budget = _child_budget(budget, epochs_per_trial, seed)
     objective = make_objective(search_space, data, budget, toy_seconds, noise)
+    goals = make_goals(search_space, data, budget, objectives, limits, pruner, prefilter, seed)
     tabular = tabular_dataset(data) is not None
     if data != "toy" and not tabular:
         _check_first_child(search_space, data, budget, seed, progress)
@@ -96,4 +103,4 @@ def search(
     # the layout changes the floats, so a study keeps one (None: the trainer's default, as before the flag)
     settings = {"C": budget.C, "N": budget.N, "nodes": nodes, "blocks": blocks, "channels_last": budget.channels_last,
                 "noise": float(noise) if tabular else None}
-    return run_search(config, search_space, policy, objective, progress=progress, settings=settings)
+    return run_search(config, search_space, policy, objective, progress=progress, settings=settings, goals=goals)
