@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     # analysis
     "inspect": "cnnlab.analysis",
     "empirical_receptive_field": "cnnlab.analysis",
+    "effective_receptive_field": "cnnlab.analysis.effective_rf",
     "profile": "cnnlab.analysis.profile",
     "stage_table": "cnnlab.api",
     # inference
