@@ -39,17 +39,12 @@ def _places(report: Report) -> dict[int, tuple[str, str]]:
             under(child, stage, block)
 
     for stage_group in root.children.values():
-        stage = _full(report, stage_group)
+        stage = stage_group.name  # a top-level path (``stages.0`` stays whole)
         for row in stage_group.rows:
             places[id(row)] = (stage, stage)
         for block_group in stage_group.children.values():
             under(block_group, stage, f"{stage}.{block_group.name}")
     return places
-
-
-def _full(report: Report, group) -> str:  # noqa: ANN001 - a tree Group
-    """A top-level group's path (its name; ``stages.0`` stays whole)."""
-    return group.name
 
 
 def _roll(units: list[UnitProfile], key: str, level: str, machine: Machine) -> list[GroupProfile]:

@@ -77,6 +77,9 @@ def where_time_goes(p: Profile) -> list[str]:
 def markdown(p: Profile) -> str:
     out = ["| quantity | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in summary_lines(p)], ""]
     out += [f"- {line}" for line in where_time_goes(p)]
+    out += ["", "MiB: bytes moved (inputs, weights and outputs, each once); FLOP/B: arithmetic intensity (2 FLOPs "
+            "per MAC plus element-wise ops); ms: median latency; %time: of the units' sum; GFLOP/s: achieved; "
+            "attain.: min(peak, FLOP/B × bandwidth); %att.: achieved / attainable."]
     total = p.units_latency_s
     for level in LEVELS:
         first = ["path", "kind"] if level == "unit" else [level, "units"]
