@@ -38,7 +38,7 @@ def _brute_force_front(trials, signs):
 
 @pytest.mark.parametrize("objectives", ["accuracy,macs", "accuracy,macs,params"])
 def test_pareto_set_is_the_non_dominated_trials(tmp_path, objectives):
-    result = search(space="micro", strategy="evolution", trials=10, data="toy", out=str(tmp_path), study="mo",
+    result = search(space="micro", strategy="random", trials=10, data="toy", out=str(tmp_path), study="mo",
                     progress=False, objectives=objectives)
     names = objectives.split(",")
     study = _study(tmp_path, "mo")
