@@ -58,6 +58,8 @@ class ReportPage:
     chart_svg: bytes
     models: list[ModelSection]
     column_notes: list[tuple[str, str]] = field(default_factory=list)
+    curves_svg: bytes | None = None  # learning curves (accuracy vs epoch and vs CPU seconds), when trained
+    curves_note: str = ""
 
 
 def _esc(value: object) -> str:
@@ -144,6 +146,15 @@ def _model_section(section: ModelSection) -> str:
     )
 
 
+def _curves_section(page: ReportPage) -> str:
+    if page.curves_svg is None:
+        return ""
+    image = base64.b64encode(page.curves_svg).decode("ascii")
+    return ('<h2>Learning curves</h2><div class="chart">'
+            f'<img alt="learning curves" src="data:image/svg+xml;base64,{image}"></div>'
+            f'<p class="note">{_esc(page.curves_note)}</p>')  # fmt: skip
+
+
 def render_report(page: ReportPage) -> str:
     """The whole page as one HTML string."""
     meta = "".join(f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in page.meta)
@@ -162,7 +173,8 @@ def render_report(page: ReportPage) -> str:
         f'<ul class="note">{column_notes}</ul>'
         '<h2>Accuracy vs MACs</h2><div class="chart">'
         f'<img alt="accuracy vs MACs chart" src="data:image/svg+xml;base64,{chart}"></div>'
-        f'<h2>Models</h2><p class="note">{toc}</p>'
+        + _curves_section(page)
+        + f'<h2>Models</h2><p class="note">{toc}</p>'
         + "".join(_model_section(m) for m in page.models)
         + "</body></html>\n"
     )

@@ -1,11 +1,17 @@
 """``run_compare``: measure, train (resumably) and report a set of models in one output folder.
 
 Outputs in ``config.out``: ``comparison.csv``, ``comparison.md``, ``comparison.png``,
-``comparison.svg``, ``report.html`` and ``runs/<model>/`` (one training run per model).
+``comparison.svg``, ``report.html``, ``learning_curves.png``/``.svg`` (when trained) and ``runs/<model>/``
+(one training run per model; ``runs/<model>@seed<S>/`` for the further seeds of ``seeds``).
+
+Budgets (``budget``): ``"demo"``, the short run whose options the caller sets (``epochs``, ``lr``, ...; or a
+``recipe`` of ``cnnlab.train.recipes``); ``"converged"``, the recipe of that name on every training image
+(no validation split), with the per-epoch curve on the test set (docs/compare.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,7 +30,9 @@ from cnnlab.arith.checks import (
 )
 from cnnlab.atomic import atomic_write_text
 from cnnlab.compare.chart import ChartPoint, draw_comparison_chart
+from cnnlab.compare.curves import Curve, draw_learning_curves, read_curve
 from cnnlab.compare.diagram import render_diagram
+from cnnlab.compare.error_bars import binomial_two_sigma_pct, seed_sd_pct
 from cnnlab.compare.latency import cpu_model
 from cnnlab.compare.measure import LatencySettings, measure_compute, stage_table_of
 from cnnlab.compare.published import published_facts
@@ -37,7 +45,11 @@ from cnnlab.data.transforms import image_size_pair
 from cnnlab.errors import ConfigError
 from cnnlab.train.run_files import check_folder, prepare_folder, writing
 
-__all__ = ["CompareConfig", "CompareResult", "run_compare", "COLUMN_NOTES"]
+__all__ = ["BUDGETS", "CompareConfig", "CompareResult", "run_compare", "COLUMN_NOTES"]
+
+BUDGETS = ("demo", "converged")
+# the demo budget's defaults of the options a recipe would otherwise set
+_DEMO_DEFAULTS = {"epochs": 1, "batch_size": 128, "precise_bn_batches": 50}
 
 COLUMN_NOTES = [
     ("params", "all parameters of the model built for this dataset (its classifier has num_classes outputs)"),
@@ -47,7 +59,10 @@ COLUMN_NOTES = [
     ("peak meas.", "peak bytes of intermediate tensors alive at once, measured in a real forward (batch 1)"),
     ("CPU ms b1 / b32", "median wall time of one forward pass of a batch of 1 / 32 on this CPU, "
                         "after warm-up, with a pinned thread count"),
-    ("val / test top-1 %", "best validation accuracy and final test accuracy under the shared training budget"),
+    ("val / test top-1 %", "best validation accuracy and final test accuracy under the shared training budget "
+                           "(mean over seeds when there are several)"),
+    ("± 2σ binomial", "sampling error of the test accuracy p on n test images: 2·sqrt(p(1-p)/n)"),
+    ("seed sd", "sample standard deviation of the test accuracy over the seeds (shown with ≥ 2 seeds)"),
     ("ImageNet columns", "published ImageNet-1K numbers at 224×224 with their source; — where none is published"),
 ]  # fmt: skip
 
@@ -61,8 +76,8 @@ class CompareConfig:
     data_root: str | None = None
     image_size: int | None = 32
     train: bool = True
-    epochs: int = 1
-    batch_size: int = 128
+    epochs: int | None = None  # None: the budget's (demo: 1; a recipe: its own)
+    batch_size: int | None = None  # None: the budget's (demo: 128; a recipe: its own)
     limit_train: int | None = None
     limit_eval: int | None = None
     optimizer: str | None = None
@@ -70,17 +85,21 @@ class CompareConfig:
     seed: int = 0
     # Short budgets leave BatchNorm's running statistics behind the weights (evaluation can drop to
     # chance); recomputing them over this many training batches after each epoch removes that lag.
-    precise_bn_batches: int = 50
+    precise_bn_batches: int | None = None  # None: the budget's (demo: 50; a recipe: its own)
     latency: LatencySettings = field(default_factory=LatencySettings)
     use_dot: bool = True
     progress: bool = True
     title: str | None = None
     limit_val: int | None = None  # validation images per epoch (None: limit_eval)
     channels_last: bool | None = None  # training layout; None: the trainer's rule (cnnlab.train.layout)
+    budget: str = "demo"  # "demo" | "converged" (see the module's docstring)
+    recipe: str | None = None  # a training recipe (cnnlab.train.recipes); "converged" under that budget
+    seeds: int = 1  # each model trains with seeds seed, seed + 1, ...; the table shows their mean and spread
 
     def __post_init__(self) -> None:
         """Every value checked before anything is measured or trained."""
         where = "compare"
+        self._resolve_budget(where)
         if self.image_size is not None:
             image_size_pair(self.image_size, where)
         require_seed("seed", self.seed, where)
@@ -97,6 +116,33 @@ class CompareConfig:
         if self.lr is not None:
             require_range("lr", self.lr, 0.0, None, where, low_open=True)
         require_choice("channels_last", self.channels_last, (None, False, True), where)
+        require_positive("seeds", self.seeds, where)
+
+    def _resolve_budget(self, where: str) -> None:
+        """Fill ``epochs``, ``batch_size`` and ``precise_bn_batches`` from the budget or recipe; a recipe
+        fixes the optimizer, lr and BatchNorm recomputation, so giving those too is a ConfigError."""
+        require_choice("budget", self.budget, BUDGETS, where)
+        if self.budget == "converged":
+            if self.recipe not in (None, "converged"):
+                raise ConfigError(f"{where}: --budget converged trains with the converged recipe, not "
+                                  f"--recipe {self.recipe!r}")  # fmt: skip
+            self.recipe = "converged"
+        if self.recipe is None:
+            for name, value in _DEMO_DEFAULTS.items():
+                if getattr(self, name) is None:
+                    setattr(self, name, value)
+            return
+        from cnnlab.train.recipes import recipe_settings
+
+        settings = recipe_settings(self.recipe, f"{where} --recipe")
+        fixed = {k: getattr(self, k) for k in ("optimizer", "lr", "precise_bn_batches") if getattr(self, k) is not None}
+        if fixed:
+            given = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in fixed.items())
+            raise ConfigError(f"{where}: the {self.recipe} recipe fixes the optimizer, lr and BatchNorm "
+                              f"recomputation; drop {given}")  # fmt: skip
+        self.precise_bn_batches = settings["precise_bn_batches"]
+        self.epochs = settings["epochs"] if self.epochs is None else self.epochs
+        self.batch_size = settings["batch_size"] if self.batch_size is None else self.batch_size
 
 
 @dataclass
@@ -228,25 +274,40 @@ def run_compare(specs: list[ModelSpec], config: CompareConfig, console: Console 
         budget = None
         if config.train:
             budget, bundle = _load_data(config, input_chw)
-            task = progress.add_task("training", total=len(specs))
+            task = progress.add_task("training", total=len(specs) * config.seeds)
             for spec, row in zip(specs, rows, strict=True):
-                progress.update(task, description=f"training {spec.name}")
-                outcome = train_or_resume(
-                    models[spec.name], bundle, budget, out / "runs" / spec.name, progress=config.progress
-                )
-                training[spec.name] = outcome
-                _fill_training(row, outcome)
-                _report_outcome(console, spec.name, outcome)
+                outcomes = []
+                for run_name, seed in _seed_runs(spec.name, config):
+                    progress.update(task, description=f"training {run_name}")
+                    if seed != config.seed:  # a further seed: its own initialisation
+                        torch.manual_seed(seed)
+                        models[spec.name] = spec.build(num_classes, in_chans)
+                    run_budget = dataclasses.replace(budget, seed=seed)
+                    outcome = train_or_resume(models[spec.name], bundle, run_budget, out / "runs" / run_name,
+                                              progress=config.progress)  # fmt: skip
+                    training[run_name] = outcome
+                    outcomes.append(outcome)
+                    _report_outcome(console, run_name, outcome)
+                    progress.advance(task)
+                _fill_training(row, outcomes)
                 _write_tables(out, rows)
-                progress.advance(task)
 
-    files = _write_outputs(out, rows, sections, config, input_chw, budget, renderer, time.perf_counter() - started)
+    curves = _learning_curves(out, specs, config) if budget is not None else []
+    files = _write_outputs(out, rows, sections, config, input_chw, budget, renderer, time.perf_counter() - started,
+                           curves, training)  # fmt: skip
     return CompareResult(out, rows, files, renderer, time.perf_counter() - started, training)
+
+
+def _seed_runs(name: str, config: CompareConfig) -> list[tuple[str, int]]:
+    """(run folder name, seed) of each training run of model ``name``: the first seed keeps the plain name."""
+    seeds = [config.seed + k for k in range(config.seeds)]
+    return [(name if seed == config.seed else f"{name}@seed{seed}", seed) for seed in seeds]
 
 
 def _load_data(config: CompareConfig, input_chw: tuple[int, int, int]):
     from cnnlab.data import make_loaders
 
+    converged = config.budget == "converged"
     bundle = make_loaders(
         config.data,
         batch_size=config.batch_size,
@@ -255,9 +316,12 @@ def _load_data(config: CompareConfig, input_chw: tuple[int, int, int]):
         in_chans=input_chw[0],
         root=config.data_root,
         limit_train=config.limit_train,
-        limit_val=config.limit_eval if config.limit_val is None else config.limit_val,
+        limit_val=None if converged else (config.limit_eval if config.limit_val is None else config.limit_val),
         limit_test=config.limit_eval,
+        val_fraction=0.0 if converged else 0.1,
     )
+    if converged:  # every training image trains; the per-epoch curve is the test set's (chosen from nothing)
+        bundle = dataclasses.replace(bundle, val=bundle.test)
     budget = TrainBudget(
         data=bundle.name,
         image_size=tuple(input_chw[1:]),  # type: ignore[arg-type]
@@ -272,16 +336,68 @@ def _load_data(config: CompareConfig, input_chw: tuple[int, int, int]):
         precise_bn_batches=config.precise_bn_batches,
         limit_val=config.limit_val,
         channels_last=config.channels_last,
+        recipe=config.recipe,
+        name=None if config.budget == "demo" else config.budget,
     )
     return budget, bundle
 
 
-def _fill_training(row: ComparisonRow, outcome: TrainOutcome) -> None:
-    row.epochs = outcome.epochs
-    row.train_images = outcome.train_images
-    row.val_top1 = outcome.val_top1
-    row.test_top1 = outcome.test_top1
-    row.train_images_per_second = outcome.images_per_second
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known and len(known) == len(values) else None
+
+
+def _fill_training(row: ComparisonRow, outcomes: list[TrainOutcome]) -> None:
+    """A model's row from its runs (one per seed): mean accuracies, the binomial 2σ of the mean test accuracy
+    on the test set's size, and the seed spread."""
+    first = outcomes[0]
+    row.epochs = first.epochs
+    row.train_images = first.train_images
+    row.val_top1 = _mean([o.val_top1 for o in outcomes])
+    row.test_top1 = _mean([o.test_top1 for o in outcomes])
+    row.train_images_per_second = _mean([o.images_per_second for o in outcomes])
+    row.seeds = len(outcomes)
+    row.test_images = first.test_images
+    if row.test_top1 is not None and first.test_images:
+        row.test_top1_2sigma = binomial_two_sigma_pct(row.test_top1, first.test_images)
+    tests = [o.test_top1 for o in outcomes if o.test_top1 is not None]
+    row.test_top1_seed_sd = seed_sd_pct(tests) if len(tests) == len(outcomes) else None
+
+
+def _learning_curves(out: Path, specs: list[ModelSpec], config: CompareConfig) -> list[Curve]:
+    """Every run's curve from its metrics.jsonl: validation accuracy per epoch, or test accuracy under the
+    converged budget."""
+    split = "test" if config.budget == "converged" else "validation"
+    curves = []
+    for spec in specs:
+        for run_name, _ in _seed_runs(spec.name, config):
+            curve = read_curve(out / "runs" / run_name / "metrics.jsonl", run_name, spec.family, split)
+            if curve is not None:
+                curves.append(curve)
+    return curves
+
+
+def _write_curves(out: Path, files: dict[str, Path], curves: list[Curve], training: dict[str, TrainOutcome],
+                  title: str) -> tuple[bytes | None, str]:  # fmt: skip
+    """learning_curves.png/.svg; the SVG's bytes and the note under it (None, "" without curves)."""
+    if not curves:
+        return None, ""
+    bars: dict[str, float] = {}
+    if curves[0].split == "test":  # the last point of a test curve is the run's test accuracy
+        for curve in curves:
+            outcome = training.get(curve.label)
+            if outcome is not None and outcome.test_images:
+                bars[curve.label] = binomial_two_sigma_pct(curve.accuracy_pct[-1], outcome.test_images)
+    files["learning_curves.png"], files["learning_curves.svg"] = out / "learning_curves.png", out / "learning_curves.svg"
+    with writing(files["learning_curves.png"]):
+        draw_learning_curves(curves, files["learning_curves.png"], files["learning_curves.svg"], title, bars)
+    note = (f"{curves[0].split.capitalize()} accuracy after each epoch, read from each run's metrics.jsonl; "
+            "CPU seconds are the training passes' process time (all threads), summed over epochs.")
+    if bars:
+        note += (" The bar at each run's last point is the binomial ±2σ of its test accuracy "
+                 "(2·sqrt(p(1-p)/n)). Under this budget the test curve chooses nothing: the recipe and its "
+                 "epochs are fixed in advance and the last epoch is reported.")
+    return files["learning_curves.svg"].read_bytes(), note
 
 
 def _report_outcome(console: Console, name: str, outcome: TrainOutcome) -> None:
@@ -299,6 +415,8 @@ def _write_outputs(
     budget: TrainBudget | None,
     renderer: str,
     seconds: float,
+    curves: list[Curve] | None = None,
+    training: dict[str, TrainOutcome] | None = None,
 ) -> dict[str, Path]:
     files = {name: out / name for name in ("comparison.csv", "comparison.md", "comparison.png", "comparison.svg",
                                            "report.html")}
@@ -323,6 +441,8 @@ def _write_outputs(
         ("diagrams", renderer),
         ("generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + f" in {seconds:.0f} s"),
     ]  # fmt: skip
+    curves_svg, curves_note = _write_curves(out, files, curves or [], training or {},
+                                            f"Learning curves: {measured_title.removeprefix('Measured here: ')}")
     page = ReportPage(
         title=config.title or "cnnlab comparison",
         meta=meta,
@@ -330,6 +450,8 @@ def _write_outputs(
         chart_svg=files["comparison.svg"].read_bytes(),
         models=sections,
         column_notes=COLUMN_NOTES,
+        curves_svg=curves_svg,
+        curves_note=curves_note,
     )
     with writing(files["report.html"]):
         atomic_write_text(files["report.html"], render_report(page))
@@ -340,13 +462,15 @@ def _budget_text(budget: TrainBudget | None, rows: list[ComparisonRow]) -> str:
     if budget is None:
         return "not trained (--no-train)"
     parts = [
+        "converged budget" if budget.name == "converged" else "",
+        f"recipe {budget.recipe} (cnnlab.train.recipes)" if budget.recipe else "",
         f"{budget.epochs} epoch(s)",
         f"batch {budget.batch_size}",
         f"{rows[0].train_images} training images" if rows and rows[0].train_images else "",
         f"val/test limited to {budget.limit_eval} images" if budget.limit_eval else "",
         f"validation on {budget.limit_val} images" if budget.limit_val else "",
         {None: "", True: "channels_last", False: "NCHW"}[budget.channels_last],
-        f"optimizer {budget.optimizer}" if budget.optimizer else "trainer's default optimizer",
+        f"optimizer {budget.optimizer}" if budget.optimizer else ("" if budget.recipe else "trainer's default optimizer"),
         f"lr {budget.lr}" if budget.lr else "",
         f"BatchNorm statistics recomputed over {budget.precise_bn_batches} batches" if budget.precise_bn_batches else "",
         f"seed {budget.seed}",

@@ -34,6 +34,10 @@ class ComparisonRow:
     train_images: int | None = None
     val_top1: float | None = None  # best validation accuracy, percent
     test_top1: float | None = None  # test accuracy of the final model, percent
+    test_top1_2sigma: float | None = None  # binomial ±2σ of test_top1 on test_images (points)
+    test_top1_seed_sd: float | None = None  # sample standard deviation over seeds (points), ≥ 2 seeds
+    seeds: int | None = None  # training runs averaged into test_top1
+    test_images: int | None = None
     train_images_per_second: float | None = None
     imagenet_top1: float | None = None
     imagenet_macs: int | None = None
@@ -54,6 +58,8 @@ MD_HEADERS = {
     "latency_b1_ms": "CPU ms b1",
     "latency_b32_ms": "CPU ms b32",
     "test_top1": "test top-1 %",
+    "test_top1_2sigma": "± 2σ binomial",
+    "test_top1_seed_sd": "seed sd",
     "val_top1": "val top-1 %",
     "imagenet_top1": "ImageNet top-1 %",
     "imagenet_macs": "ImageNet MACs",
@@ -88,7 +94,7 @@ def format_cell(column: str, value: object) -> str:
         return _bytes(int(value))  # type: ignore[call-overload]
     if column.endswith("_ms"):
         return f"{float(value):.2f}"  # type: ignore[arg-type]
-    if column.endswith("top1"):
+    if column.endswith(("top1", "_2sigma", "_seed_sd")):
         return f"{float(value):.2f}"  # type: ignore[arg-type]
     if column == "train_images_per_second":
         return f"{float(value):.0f}"  # type: ignore[arg-type]
@@ -98,7 +104,9 @@ def format_cell(column: str, value: object) -> str:
 def markdown_columns(rows: list[ComparisonRow]) -> list[str]:
     """Columns shown in Markdown/HTML: the readable subset, training columns only if anything trained."""
     trained = any(r.test_top1 is not None or r.val_top1 is not None for r in rows)
-    return [c for c in MD_HEADERS if trained or c not in ("test_top1", "val_top1")]
+    shown = [c for c in MD_HEADERS if trained or c not in ("test_top1", "val_top1", "test_top1_2sigma")]
+    present = {c for c in ("test_top1_seed_sd", "val_top1") if any(getattr(r, c) is not None for r in rows)}
+    return [c for c in shown if c not in ("test_top1_seed_sd", "val_top1") or c in present]
 
 
 def rows_to_markdown(rows: list[ComparisonRow]) -> str:

@@ -44,6 +44,8 @@ class TrainBudget:
     precise_bn_batches: int = 0  # BatchNorm statistics recomputed with the final weights (0: off)
     limit_val: int | None = None  # validation images (None: limit_eval)
     channels_last: bool | None = None  # None: the trainer's rule (cnnlab.train.layout)
+    recipe: str | None = None  # a training recipe of cnnlab.train.recipes (None: the trainer's defaults)
+    name: str | None = None  # "converged": all training images, the per-epoch curve on the test set
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -60,6 +62,7 @@ class TrainOutcome:
     images_per_second: float | None
     resumed: bool = False
     skipped: bool = False
+    test_images: int | None = None  # the test set's size (for the binomial error bar)
 
 
 def _read_json(path: Path) -> dict | None:
@@ -105,6 +108,11 @@ def _percent(value: float | None) -> float | None:
 def _train_config(budget: TrainBudget):
     from cnnlab.train import TrainConfig
 
+    if budget.recipe is not None:  # the recipe fixes everything but these
+        from cnnlab.train.recipes import recipe_config
+
+        return recipe_config(budget.recipe, "compare", epochs=budget.epochs, batch_size=budget.batch_size,
+                             seed=budget.seed, channels_last=budget.channels_last)  # fmt: skip
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     wanted = {"epochs": budget.epochs, "batch_size": budget.batch_size, "seed": budget.seed,
               "precise_bn_batches": budget.precise_bn_batches, "channels_last": budget.channels_last}
@@ -132,10 +140,12 @@ def train_or_resume(
     outcome = TrainOutcome(
         epochs=budget.epochs,
         train_images=len(bundle.train.dataset),
-        val_top1=_percent(result.best_val_acc),
+        # under the converged budget the per-epoch curve is on the test set: no validation accuracy to report
+        val_top1=None if budget.name == "converged" else _percent(result.best_val_acc),
         test_top1=_percent(result.test_acc),
         images_per_second=result.images_per_second,
         resumed=result.resumed_epochs > 0,
+        test_images=None if bundle.test is None else len(bundle.test.dataset),
     )
     with writing(run_dir / RESULT_FILE):
         atomic_write_text(run_dir / RESULT_FILE, json.dumps(asdict(outcome), indent=1) + "\n")
