@@ -95,6 +95,7 @@ class Goals:
     measure: Callable[[dict[str, Any]], dict[str, float]] | None = None
     prefilter: Callable[[list[int]], tuple[list[int], list[dict[str, Any]]]] | None = None
     prefilter_setting: str | None = None  # "PROXY:K", recorded in the study
+    max_refused: int = MAX_REFUSED_IN_ROW  # children over a limit in a row before the search gives up
 
     @property
     def multi(self) -> bool:
@@ -515,7 +516,7 @@ def _run(config: SearchConfig, space: SearchSpace, strategy: Strategy, objective
                                    f"best={best if best is None else round(best, 4)}{note}")
             if worker.failures_in_row >= config.max_failures:
                 raise _failure_stop(config, worker)
-            if worker.refused_in_row >= MAX_REFUSED_IN_ROW:
+            if worker.refused_in_row >= goals.max_refused:
                 raise _refusal_stop(config, worker)
             if not more:
                 break
