@@ -54,12 +54,14 @@ def test_a_model_file_on_digits(tmp_path):
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert "weights at initialisation, eval mode" in lines[0] and "4 digits test images of 1x8x8" in lines[0]
+    assert "weights at initialisation (seed 0), eval mode" in lines[0] and "4 digits test images of 1x8x8" in lines[0]
     # one 3x3 conv: r = 3; two: r = 5 (the digits' 8x8 hold both fields)
     assert re.match(r"body\.0 +8x8 +r=3 j=1x1 +effective: 95% in side \d", lines[1]), lines[1]
     assert re.match(r"body\.2 +8x8 +r=5 j=1x1 +effective: 95% in side \d", lines[2]), lines[2]
     assert int(re.search(r"side (\d+)", lines[1]).group(1)) <= 3  # the gradient stays in the theoretical field
     assert out.stat().st_size > 1000
+    again = runner.invoke(app, ["rf", f"{path}:Grey", "--effective", *DIGITS, "--units", "body.0,body.2"])
+    assert again.output.splitlines()[:3] == lines[:3]  # seeded: the same initialisation, the same numbers
 
 
 def test_a_checkpoint_is_loaded_and_another_models_refused(tmp_path):
@@ -95,6 +97,7 @@ def test_a_checkpoint_is_loaded_and_another_models_refused(tmp_path):
         (["--units", "body.0,,"], ("--units",)),
         (["--images", "0"], ("--images", "got 0")),
         (["--mode", "fast"], ("--mode", "'fast'")),
+        (["--seed", "-1"], ("--seed",)),
         (["--data", "no/such/folder"], ("no/such/folder",)),
         (["--checkpoint", "no/such/checkpoint.pt"], ("no/such/checkpoint.pt", "does not exist")),
         (["--image", "photo.png"], ("--image",)),

@@ -110,7 +110,9 @@ def rf(name: str = typer.Argument(..., help=MODEL_HELP),
        units: str = typer.Option("stages", "--units", help="with --effective: 'stages' (each stage's end) or "
                                  "module paths a,b,c"),
        mode: str = typer.Option("eval", "--mode", help="with --effective: eval (default) | train mode of the copy "
-                                "the gradients run through")) -> None:
+                                "the gradients run through"),
+       seed: int = typer.Option(0, "--seed", help="with --effective: torch's seed before the model is built (as "
+                                "`cnnlab train --seed` does: the same seed gives that run's initialisation)")) -> None:
     """Receptive field per stage; with --image/--out, draw one unit's field on the image; with --effective,
     the effective field per stage next to the theoretical one (heatmaps to --out)."""
     from cnnlab.analysis import inspect
@@ -121,10 +123,11 @@ def rf(name: str = typer.Argument(..., help=MODEL_HELP),
         if image is not None or unit is not None:
             raise ConfigError("--image and --unit draw the theoretical field; --effective measures each stage's "
                               "centre unit over --data images: give one or the other")
-        _effective_rf(name, input, out, checkpoint, data, data_root, images, units, mode)
+        _effective_rf(name, input, out, checkpoint, data, data_root, images, units, mode, seed)
         return
     for option, value in (("--checkpoint", checkpoint), ("--images", images != EFFECTIVE_IMAGES or None),
-                          ("--units", units != "stages" or None), ("--mode", mode != "eval" or None)):
+                          ("--units", units != "stages" or None), ("--mode", mode != "eval" or None),
+                          ("--seed", seed != 0 or None)):
         if value is not None:
             raise ConfigError(f"{option} goes with --effective")
     if (image is None) != (out is None):
@@ -211,9 +214,12 @@ def _model_chans(model, fallback: int) -> int:  # noqa: ANN001 - nn.Module
 
 
 def _effective_rf(name: str, input: str | None, out: Path | None, checkpoint: Path | None, data: str,
-                  data_root: str | None, images: int, units: str, mode: str) -> None:
+                  data_root: str | None, images: int, units: str, mode: str, seed: int) -> None:
+    import torch
+
     from cnnlab.analysis.effective_rf import MODES, effective_receptive_field
     from cnnlab.analysis.render.erf_plot import draw_effective_fields, effective_line
+    from cnnlab.arith.checks import require_seed
     from cnnlab.cli.out_files import check_output_file, writing_file
     from cnnlab.data.catalog import dataset_facts
     if not 1 <= images <= MAX_EFFECTIVE_IMAGES:
@@ -226,6 +232,7 @@ def _effective_rf(name: str, input: str | None, out: Path | None, checkpoint: Pa
     if out is not None:
         out = check_output_file(out, "--out")
     facts = dataset_facts(data)
+    torch.manual_seed(require_seed("--seed", seed, "rf --effective"))
     model, trained_size = _real_model(name, checkpoint, facts.in_chans, facts.num_classes)
     size = _input_size(model, input) if input is not None else None
     if size is not None and len(size) != 4:
@@ -234,7 +241,7 @@ def _effective_rf(name: str, input: str | None, out: Path | None, checkpoint: Pa
     chans = size[1] if size is not None else _model_chans(model, facts.in_chans)
     x = _data_images(data, data_root, images, chans, spatial)
     fields = effective_receptive_field(model, x, chosen, mode=mode)
-    weights = f"weights of {checkpoint}" if checkpoint is not None else "weights at initialisation"
+    weights = f"weights of {checkpoint}" if checkpoint is not None else f"weights at initialisation (seed {seed})"
     typer.echo(f"{name}: {weights}, {mode} mode, mean |gradient| of each unit's centre over {x.shape[0]} "
                f"{data} test images of {'x'.join(map(str, x.shape[1:]))}")
     for f in fields.values():
