@@ -83,3 +83,10 @@ def test_bad_input_is_one_error_line(tiny, tmp_path):
     ]
     for args, needle in cases:
         assert needle in _error(args), args
+
+
+def test_backward_profiles_forward_and_backward(tiny):
+    result = runner.invoke(app, ["profile", tiny, *FAST, "--backward"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "float32, forward + backward" in text and "units timed isolated" in text
