@@ -200,8 +200,9 @@ class GraphRun:
         params = [p for p in net.parameters() if p.requires_grad]
 
         def step() -> object:
-            outs = [t for t in pytree.tree_leaves(net(x)) if isinstance(t, Tensor) and t.requires_grad]
-            return torch.autograd.grad(outs, params, [torch.ones_like(t) for t in outs], allow_unused=True)
+            with torch.enable_grad():
+                outs = [t for t in pytree.tree_leaves(net(x)) if isinstance(t, Tensor) and t.requires_grad]
+                return torch.autograd.grad(outs, params, [torch.ones_like(t) for t in outs], allow_unused=True)
 
         return step
 
@@ -219,11 +220,10 @@ class GraphRun:
         def detach(v: object) -> object:
             return v.detach() if isinstance(v, Tensor) else v
 
-        grad_args = fx.node.map_arg(rec.node.args, lambda n: n)
-        # map each argument back to its node: activations from other units become leaves that need a gradient
+        # each argument by its node: activations from other units become leaves that need a gradient
         values = {n: (leaf if n in inputs else detach)(v) for n, v in
                   zip(rec.node.all_input_nodes, node_values(rec), strict=True)}
-        args = fx.node.map_arg(grad_args, values.__getitem__)
+        args = fx.node.map_arg(rec.node.args, values.__getitem__)
         kwargs = fx.node.map_arg(rec.node.kwargs, values.__getitem__)
         module = self.module_of(rec.node)
         wanted = [t for t in values.values() if isinstance(t, Tensor) and t.requires_grad]
@@ -231,12 +231,13 @@ class GraphRun:
         copy = self.inplace(rec.node)
 
         def step() -> object:
-            a, k = (pytree.tree_map(lambda v: v.clone() if isinstance(v, Tensor) else v, (args, kwargs))
-                    if copy else (args, kwargs))
-            outs = [t for t in pytree.tree_leaves(fn(*a, **k)) if isinstance(t, Tensor) and t.requires_grad]
-            if not outs or not wanted:
-                return outs
-            return torch.autograd.grad(outs, wanted, [torch.ones_like(t) for t in outs], allow_unused=True)
+            with torch.enable_grad():  # even when the caller profiles under torch.no_grad()
+                a, k = (pytree.tree_map(lambda v: v.clone() if isinstance(v, Tensor) else v, (args, kwargs))
+                        if copy else (args, kwargs))
+                outs = [t for t in pytree.tree_leaves(fn(*a, **k)) if isinstance(t, Tensor) and t.requires_grad]
+                if not outs or not wanted:
+                    return outs
+                return torch.autograd.grad(outs, wanted, [torch.ones_like(t) for t in outs], allow_unused=True)
 
         return step
 
