@@ -1,0 +1,96 @@
+"""The comparison at convergence: ``cnnlab compare --budget converged`` on the lecture's networks, recorded.
+
+    python benchmarks/converged.py [--quick] [--threads N] [--seeds S] [--epochs E] [--with-vgg]
+
+Full run: resnet18, mobilenet_v1, mobilenet_v2 and googlenet at 32x32 on Fashion-MNIST under the converged
+budget (cnnlab.train.recipes "converged": all 60,000 training images, 20 epochs of SGD with Nesterov momentum,
+cosine schedule, label smoothing 0.1, random crop + flip, BatchNorm statistics recomputed; the full 10,000-image
+test set). At the 900-1,300 training images/s these networks reach on the 2-core machine, that is about
+1.5 hours for the four. VGG-11-BN trains at ~65 images/s here (5 hours per 20 epochs): ``--with-vgg`` adds
+it, for a GPU or a machine with the time. The comparison resumes: rerunning the same command continues
+where it stopped (benchmarks/results/ holds the table; reports/converged/ the report and run folders).
+
+Writes benchmarks/results/converged.md (``--quick``: 1 epoch on 1,000 training images, 500 test images,
+into converged_quick.md — a smoke run of the pipeline, not a result) with the accuracy of each network,
+its binomial ±2σ, the seed spread (with ≥ 2 seeds) and the anchors of Fashion-MNIST's submitted-results
+table (github.com/zalandoresearch/fashion-mnist, "Benchmark": test accuracy of submitted models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from cnnlab.compare import CompareConfig, LatencySettings, run_compare, specs_from_registry
+from common import add_common_args, machine_info_markdown, markdown_table, pin_threads, write_markdown
+
+MODELS = ["resnet18", "mobilenet_v1", "mobilenet_v2", "googlenet"]
+# Fashion-MNIST's submitted-results table (zalandoresearch/fashion-mnist README, "Benchmark"), test accuracy %;
+# those entries train at 28x28 with their own recipes, so they anchor the scale, they are not the same run
+ANCHORS = {"mobilenet_v1": ("MobileNet", 95.0), "mobilenet_v2": ("MobileNet", 95.0), "resnet18": ("ResNet18", 94.9),
+           "googlenet": ("GoogLeNet", 93.7), "vgg11_bn": ("VGG16", 93.5)}
+FULL = {"epochs": None, "limit_train": None, "limit_eval": None}
+QUICK = {"epochs": 1, "limit_train": 1000, "limit_eval": 500}
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per network (the seed spread needs ≥ 2)")
+    parser.add_argument("--epochs", type=int, default=None, help="E (default: the converged recipe's 20)")
+    parser.add_argument("--with-vgg", action="store_true", help="add vgg11_bn (~65 images/s on the 2-core CPU)")
+    args = parser.parse_args()
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.epochs is not None:
+        cfg["epochs"] = args.epochs
+    threads = pin_threads(args.threads)
+    models = MODELS + (["vgg11_bn"] if args.with_vgg else [])
+    out = REPO / "reports" / ("converged_quick" if args.quick else "converged")
+    started = time.perf_counter()
+    config = CompareConfig(out=out, data="fashion-mnist", image_size=32, budget="converged", epochs=cfg["epochs"],
+                           limit_train=cfg["limit_train"], limit_eval=cfg["limit_eval"], seeds=args.seeds,
+                           latency=LatencySettings(warmup=1, repeats=3, threads=1),
+                           title="Fashion-MNIST at convergence" + (" (quick)" if args.quick else ""))  # fmt: skip
+    result = run_compare(specs_from_registry(models), config, Console(stderr=True))
+    seconds = time.perf_counter() - started
+    rows = []
+    for row in result.rows:
+        anchor_name, anchor = ANCHORS.get(row.model, ("—", None))
+        rows.append([
+            row.model, f"{row.params / 1e6:.2f} M", f"{row.macs / 1e6:.1f} M", row.epochs, row.train_images,
+            f"{row.test_top1:.2f}", f"± {row.test_top1_2sigma:.2f}",
+            "—" if row.test_top1_seed_sd is None else f"{row.test_top1_seed_sd:.2f}",
+            f"{row.train_images_per_second:.0f}",
+            "—" if anchor is None else f"{anchor_name} {anchor:.1f}",
+        ])  # fmt: skip
+    command = "python benchmarks/converged.py" + (" --quick" if args.quick else "") + \
+        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --seeds {args.seeds}" if args.seeds != 1 else "") + \
+        (" --with-vgg" if args.with_vgg else "") + (f" --threads {args.threads}" if args.threads else "")  # fmt: skip
+    text = "\n\n".join([
+        "# Fashion-MNIST at convergence: `cnnlab compare --budget converged`" + (" (quick)" if args.quick else ""),
+        f"Command: `{command}` ({seconds / 60:.1f} min, {threads} torch thread(s)); report and run folders in "
+        f"`{out.relative_to(REPO)}/`. Equivalent command line: `cnnlab compare {' '.join(models)} --budget converged "
+        f"--image-size 32 --out {out.relative_to(REPO)}"
+        + (f" --epochs {cfg['epochs']}" if cfg["epochs"] else "")
+        + (f" --limit-train {cfg['limit_train']} --limit-eval {cfg['limit_eval']}" if args.quick else "")
+        + (f" --seeds {args.seeds}" if args.seeds != 1 else "") + "`.",
+        ("**Quick form: a smoke run of the pipeline on a subset, not a converged result.**" if args.quick else
+         "VGG-11-BN is " + ("included." if args.with_vgg else "not included (about 65 training images/s on this "
+                            "CPU: run `--with-vgg` on a GPU or with the hours).")),
+        markdown_table(["model", "params", "MACs", "epochs", "train images", "test top-1 %", "binomial 2σ",
+                        "seed sd", "train img/s", "Fashion-MNIST table"], rows),
+        "Binomial 2σ: 2·sqrt(p(1-p)/n) on the n test images; seed sd: sample standard deviation over the seeds "
+        "(— with one seed). The Fashion-MNIST table's entries train at 28x28 with their own recipes: they anchor "
+        "the scale. The CPU was shared with other jobs while this ran: throughput is noisy.",
+        "## Machine\n\n" + machine_info_markdown(),
+    ])  # fmt: skip
+    path = write_markdown("converged_quick" if args.quick else "converged", text)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
