@@ -55,19 +55,15 @@ def _png(heatmap: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def effective_records(fields: dict, rows: list[dict], weights: str) -> dict:
-    """The page's ``effective`` entry: per row id (the last row inside each module path) its heatmap as a
-    transparent red PNG, the centre unit, the 95 % square's side; and a note saying what was computed."""
-    by_row: dict[str, dict] = {}
-    for path, f in fields.items():
-        inside = [i for i, r in enumerate(rows) if r["path"] == path or r["path"].startswith(path + ".")]
-        if not inside:
-            continue
-        by_row[str(inside[-1])] = {"module": path, "png": _png(np.asarray(f.heatmap, dtype=np.float64)),
-                                   "unit": list(f.unit), "centre": [float(c) for c in f.centre],
-                                   "side": None if f.side is None else float(f.side), "r": f.r,
-                                   "mass": f.mass, "images": f.images, "mode": f.mode}
-    note = (f"Effective fields (Luo et al. 2016, red: mean |input gradient| of the centre unit) were computed for "
-            f"the {len(by_row)} stage ends only ({', '.join(fields)}), on this picture, with {weights}, in "
-            f"{next(iter(fields.values())).mode if fields else 'eval'} mode.")
-    return {"note": note, "by_row": by_row}
+def effective_records(fields: dict, weights: str) -> dict:
+    """The page's ``effective`` entry: per module path its heatmap as a transparent red PNG, the centre
+    unit, the 95 % square's side; and a note saying what was computed."""
+    by_path = {path: {"png": _png(np.asarray(f.heatmap, dtype=np.float64)), "unit": list(f.unit),
+                      "centre": [float(c) for c in f.centre], "side": None if f.side is None else float(f.side),
+                      "r": f.r, "mass": f.mass, "images": f.images, "mode": f.mode}
+               for path, f in fields.items()}
+    mode = next(iter(fields.values())).mode if fields else "eval"
+    note = (f"Effective fields (Luo et al. 2016; red: mean |input gradient| of the centre unit) were computed for "
+            f"the {len(by_path)} stage ends only ({', '.join(by_path)}: click one), on this picture, with {weights}, "
+            f"in {mode} mode.")
+    return {"note": note, "by_path": by_path}

@@ -45,7 +45,6 @@
 
   // ---- the tree -------------------------------------------------------------------------------
   function lastName(path) { var p = path.split("."); return p[p.length - 1] || path; }
-  function itemRow(item) { return ROWS[item.t === "u" ? item.id : item.last]; }
   function groupLatency(item) {
     var total = 0, any = false;
     for (var i = item.first; i <= item.last; i++) {
@@ -81,7 +80,7 @@
     head.appendChild(toggle);
     head.appendChild(title);
     box.appendChild(head);
-    statsLine(head, itemRow(item), item.params, item.macs, groupLatency(item));
+    statsLine(head, item, item.params, item.macs, groupLatency(item));
     var body = null;
     function setOpen(on) {
       toggle.textContent = on ? "▾" : "▸";
@@ -93,7 +92,7 @@
     head.addEventListener("click", function (ev) {
       ev.stopPropagation();
       setOpen(box.dataset.open !== "1");
-      select(item.last, null, item);
+      select(null, null, item);
     });
     box.setOpen = setOpen;
     return box;
@@ -204,9 +203,9 @@
   }
 
   // ---- selection and details ------------------------------------------------------------------
-  var selected = {row: null, box: null, unit: null};
+  var selected = {row: null, box: null, unit: null, target: null};
 
-  function detail(row, id, group) {
+  function detail(target, group) {
     var box = $("detail");
     box.innerHTML = "";
     var table = el("table");
@@ -220,51 +219,57 @@
       table.appendChild(tr);
     }
     if (group) {
-      add("group", group.t === "r" ? "repeat" : "group", (group.path || D.model) + (group.t === "r" ? " × " + group.n : ""));
-      add("group-params", "its params", fmt(group.params));
-      add("group-macs", "its MACs", fmt(group.macs));
-      add("group-units", "its units", String(group.units));
-      if (groupLatency(group) !== null) add("group-latency", "its latency", ms(groupLatency(group)));
+      add("path", group.t === "r" ? "repeat" : "group", (group.path || D.model) + (group.t === "r" ? " … × " + group.n : ""));
+      add("units", "units", String(group.units));
+      add("out", "output", shape(group.out));
+    } else {
+      add("path", "unit", target.path);
+      add("type", "type", target.type + " (" + target.kind + ")");
+      add("in", "input", shape(target.in));
+      add("out", "output", shape(target.out));
     }
-    add("path", group ? "output unit" : "unit", row.path);
-    add("type", "type", row.type + " (" + row.kind + ")");
-    add("in", "input", shape(row.in));
-    add("out", "output", shape(row.out));
-    add("params", "params", fmt(row.params));
-    add("macs", "MACs", fmt(row.macs));
-    add("flops", "FLOPs", fmt(row.flops));
-    if (row.rf) {
-      add("r", "r", axes(row.rf, "r"));
-      if (axes(row.rf, "r") !== axes(row.rf, "r_min")) add("r_min", "r_min", axes(row.rf, "r_min"));
-      add("jump", "jump", axes(row.rf, "jump"));
-      add("start", "start", axes(row.rf, "start"));
-      add("period", "period", axes(row.rf, "period"));
+    add("params", "params", fmt(target.params));
+    add("macs", "MACs", fmt(target.macs));
+    add("flops", "FLOPs", fmt(target.flops));
+    if (target.rf) {
+      add("r", "r", axes(target.rf, "r"));
+      if (axes(target.rf, "r") !== axes(target.rf, "r_min")) add("r_min", "r_min", axes(target.rf, "r_min"));
+      add("jump", "jump", axes(target.rf, "jump"));
+      add("start", "start", axes(target.rf, "start"));
+      add("period", "period", axes(target.rf, "period"));
     } else {
       add("r", "r", "no spatial field");
     }
-    if (row.prof) {
-      var p = row.prof;
-      add("latency", "latency", ms(p.latency_s));
+    var latency = group ? groupLatency(group) : target.prof ? target.prof.latency_s : null;
+    if (latency !== null) add("latency", "latency", ms(latency));
+    if (!group && target.prof) {
+      var p = target.prof;
       add("intensity", "intensity", p.intensity.toFixed(2) + " FLOP/byte");
       add("achieved", "achieved", (p.achieved_flops / 1e9).toFixed(2) + " GFLOP/s of " +
           (p.attainable_flops / 1e9).toFixed(2) + " attainable");
       add("share", "share", (100 * p.share).toFixed(1) + "% (" + p.bound + "-bound)");
     }
-    if (row.note) add("note", "note", row.note);
+    if (target.note) add("note", "note", target.note);
     box.appendChild(table);
-    box.dataset.row = id;
   }
 
   function select(id, box, group) {
     if (selected.box) selected.box.classList.remove("selected");
     if (box) box.classList.add("selected");
-    selected = {row: id, box: box, unit: null};
-    var row = ROWS[id];
-    detail(row, id, group);
-    if (row.map) selected.unit = row.map.map(function (n) { return Math.floor(n / 2); });
+    var target = group || ROWS[id];
+    selected = {row: id, box: box, unit: null, target: target};
+    detail(target, group);
+    $("detail").dataset.path = target.path;
+    if (target.map) selected.unit = target.map.map(function (n) { return Math.floor(n / 2); });
     drawOverlay();
-    startAnimation(row);
-    drawRoof(row);
+    if (group) {
+      stopAnimation();
+      $("anim-note").textContent = "Select a unit (a convolution, pooling, transposed convolution or upsampling) " +
+        "to see its window move.";
+    } else {
+      startAnimation(target);
+    }
+    drawRoof(group ? null : target);
   }
 
   // ---- receptive field overlay ----------------------------------------------------------------
@@ -276,11 +281,11 @@
   }
   var erfImages = {};
   if (D.effective) {
-    Object.keys(D.effective.by_row).forEach(function (id) {
+    Object.keys(D.effective.by_path).forEach(function (path) {
       var im = new Image();
-      im.onload = function () { if (String(selected.row) === id) drawOverlay(); };
-      im.src = D.effective.by_row[id].png;
-      erfImages[id] = im;
+      im.onload = function () { if (selected.target && selected.target.path === path) drawOverlay(); };
+      im.src = D.effective.by_path[path].png;
+      erfImages[path] = im;
     });
   }
   var inputHW = D.input.length >= 4 ? D.input.slice(-2) : [1, D.input[D.input.length - 1]];
@@ -307,7 +312,7 @@
     var cv = $("overlay"), ctx = cv.getContext("2d"), note = $("overlay-note");
     var H = inputHW[0], W = inputHW[1];
     ctx.clearRect(0, 0, cv.width, cv.height);
-    var row = selected.row === null ? null : ROWS[selected.row];
+    var row = selected.target;
     var box = row && row.rf && selected.unit ? unitBox(row, selected.unit) : null;
     var x0 = Math.min(0, box ? box.left : 0), x1 = Math.max(W, box ? box.right : W);
     var y0 = Math.min(0, box ? box.top : 0), y1 = Math.max(H, box ? box.bottom : H);
@@ -334,10 +339,10 @@
     ctx.strokeStyle = "#57606a";
     ctx.strokeRect(X(0), Y(0), s * W, s * H);
     var lines = [D.image_note];
-    var erf = row && D.effective ? D.effective.by_row[String(selected.row)] : null;
-    var erfShown = erf && selected.unit && erf.unit.join(",") === selected.unit.join(",") && erfImages[selected.row];
-    if (erfShown && erfImages[selected.row].complete) {
-      ctx.drawImage(erfImages[selected.row], X(0), Y(0), s * W, s * H);
+    var erf = row && D.effective ? D.effective.by_path[row.path] : null;
+    var erfShown = erf && selected.unit && erf.unit.join(",") === selected.unit.join(",");
+    if (erfShown && erfImages[row.path].complete) {
+      ctx.drawImage(erfImages[row.path], X(0), Y(0), s * W, s * H);
       if (erf.side) {
         ctx.strokeStyle = "#d62828";
         ctx.setLineDash([2, 3]);
@@ -390,8 +395,8 @@
   }
 
   $("overlay").addEventListener("click", function (ev) {
-    if (selected.row === null || !view) return;
-    var row = ROWS[selected.row];
+    if (!selected.target || !view) return;
+    var row = selected.target;
     if (!row.rf || !row.map) return;
     var r = ev.target.getBoundingClientRect();
     var x = (ev.clientX - r.left - view.ox) / view.s, y = (ev.clientY - r.top - view.oy) / view.s;
@@ -493,9 +498,16 @@
       (g.ceil_mode ? ", rounded up: ceil_mode" : "") + ").";
   }
 
-  function startAnimation(row) {
+  function stopAnimation() {
     if (anim.timer) clearInterval(anim.timer);
     anim.timer = null;
+    anim.plan = null;
+    var cv = $("anim");
+    cv.getContext("2d").clearRect(0, 0, cv.width, cv.height);
+  }
+
+  function startAnimation(row) {
+    stopAnimation();
     var cv = $("anim"), ctx = cv.getContext("2d");
     ctx.clearRect(0, 0, cv.width, cv.height);
     var g = row.geo;
@@ -614,7 +626,7 @@
     ctx.font = "11px sans-serif";
     ctx.fillText("FLOP/byte (log) →", cv.width - 110, cv.height - 5);
     ctx.fillText("FLOP/s (log)", 4, 12);
-    $("roof-note").textContent = row.prof ? row.path + ": " + row.prof.intensity.toFixed(2) + " FLOP/byte, " +
+    $("roof-note").textContent = !row ? "Each dot is a unit; select one to mark it." : row.prof ? row.path + ": " + row.prof.intensity.toFixed(2) + " FLOP/byte, " +
       (100 * row.prof.share).toFixed(1) + "% of the attainable " + (row.prof.attainable_flops / 1e9).toFixed(1) +
       " GFLOP/s (" + P.method + " timing)." : row.path + " was not profiled.";
   }

@@ -47,6 +47,21 @@ def _field(field: object) -> list[dict] | None:
     return axes
 
 
+def _group_outputs(node: dict, outputs: dict) -> None:
+    """Each group's and repeat's output shape, field and map: its module's last op (rows or not)."""
+    if node["t"] == "u":
+        return
+    for item in node["items"]:
+        _group_outputs(item, outputs)
+    path = node["items"][-1]["path"] if node["t"] == "r" else node["path"]
+    shape, field = outputs.get(path, (None, None))
+    node["out"] = list(shape) if shape else None
+    node["rf"] = _field(field)
+    node["map"] = list(field.sizes[-2:]) if field is not None else None
+    if node["t"] == "r":
+        node["path"] = node["items"][0]["path"]
+
+
 def _row_record(row: object, extra: object) -> dict:
     return {"path": row.path, "type": row.type, "kind": row.kind,
             "in": list(extra.in_shape) if extra.in_shape else None,
@@ -109,13 +124,15 @@ def page_data(traced: Traced, image: object = None, profile: object = None,
     report = traced.report
     rows = [_row_record(r, x) for r, x in zip(report.rows, traced.rows, strict=True)]
     rf = report.receptive_field
+    tree = build_tree(report, traced.rows)
+    _group_outputs(tree, traced.outputs)
     data = {
         "model": report.model, "input": list(report.input_size), "traced_with": report.traced_with,
         "totals": {"params": report.params, "macs": report.macs, "flops": report.flops,
                    "activation_bytes": report.activation_bytes,
                    "rf": None if rf is None else {"r": list(rf.size), "jump": list(rf.jump), "start": list(rf.start),
                                                   "layer": rf.layer}},
-        "warnings": list(report.warnings), "notes": list(notes), "rows": rows, "tree": build_tree(report, traced.rows),
+        "warnings": list(report.warnings), "notes": list(notes), "rows": rows, "tree": tree,
         "image": None, "image_note": "no image given: a neutral grid stands for the input",
         "profile": _profile_records(profile, rows), "effective": None,
     }
@@ -132,7 +149,7 @@ def _template(name: str) -> str:
 
 def render_page(data: dict) -> str:
     """The HTML page: the template with the style, the script and the data inlined."""
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")  # no "</script>" inside the JSON
+    payload = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")  # no "</script>" in the JSON
     parts = {"/*STYLE*/": _template("explore.css"), "/*SCRIPT*/": _template("explore.js"), "/*DATA*/": payload,
              "{{TITLE}}": html.escape(data["model"])}
     return re.sub(r"/\*(?:STYLE|SCRIPT|DATA)\*/|\{\{TITLE\}\}", lambda m: parts[m.group(0)],
@@ -145,15 +162,14 @@ def _effective(model: nn.Module, traced: Traced, image: object, effective: objec
     from cnnlab.explore.effective import effective_fields, effective_records, has_weights
 
     size = traced.report.input_size
-    rows = [{"path": r.path} for r in traced.report.rows]
     if isinstance(effective, dict):
-        return effective_records(effective, rows, weights)
+        return effective_records(effective, weights)
     if effective is False or (effective is None and (image is None or not has_weights(model) or len(size) != 4)):
         return None
     if image is None or len(size) != 4:
         raise ConfigError("effective=True needs an image and a 2-D network (N x C x H x W input)")
     picture, _ = letterboxed(image, size)
-    return effective_records(effective_fields(model, picture, size[1]), rows, weights)
+    return effective_records(effective_fields(model, picture, size[1]), weights)
 
 
 def build_page(model: nn.Module, input_size: object = None, image: object = None, name: str | None = None,

@@ -45,6 +45,19 @@ class Traced:
     report: Report
     rows: list[TracedRow]  # parallel to report.rows
     modules: dict[str, nn.Module]
+    outputs: dict[str, tuple[tuple[int, ...], SpatialField | None]]  # module path -> its last op's output
+
+
+def _outputs(walk: Walk) -> dict[str, tuple[tuple[int, ...], SpatialField | None]]:
+    """Per module path (and "" for the network), the shape and field of the last op inside it — its output,
+    also where that op has no row (an Inception block's concatenation)."""
+    last: dict[str, tuple[tuple[int, ...], SpatialField | None]] = {}
+    for s in walk.steps:
+        if s.shape is not None:
+            parts = s.path.split(".")
+            for k in range(len(parts)):
+                last[".".join(parts[:k])] = (s.shape, s.field)
+    return last
 
 
 class _GraphWalker(_FxWalker):
@@ -137,4 +150,4 @@ def trace(model: nn.Module, input_size: object, name: str | None = None) -> Trac
     params = sum(p.numel() for p in unique)
     trainable = sum(p.numel() for p in unique if p.requires_grad)
     report = build_report(name or type(model).__name__, size, walk, params, trainable)
-    return Traced(report, extras, modules)
+    return Traced(report, extras, modules, _outputs(walk))

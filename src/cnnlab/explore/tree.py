@@ -42,7 +42,7 @@ class _Builder:
         for i in ids:
             row, extra = self.report.rows[i], self.extras[i]
             rel = row.path[len(prefix):] if row.path.startswith(prefix) else row.path
-            reads = tuple(sorted(r - first if r in members else "in" for r in extra.reads))
+            reads = tuple(sorted(r - first if r in members else -1 for r in extra.reads))  # -1: outside
             sig.append((rel, row.type, extra.in_shape, row.output_shape, row.params, row.macs, reads))
         return tuple(sig)
 
