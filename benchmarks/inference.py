@@ -1,10 +1,13 @@
-"""CPU inference: torchvision eager vs cnnlab eager vs cnnlab optimized vs onnxruntime.
+"""CPU inference: torchvision eager vs cnnlab eager vs cnnlab's backends (torch, onnxruntime, auto) vs onnxruntime.
 
     python benchmarks/inference.py [--quick] [--threads N] [--models resnet50 vgg16] [--compile]
 
 Latency (batch 1) and throughput (batch 16) at 224x224 of the networks in MODELS; each time is the median
 of repeats after warm-up, the four variants timed in turn within each round, the order rotating from
-round to round. The multiply-accumulates a network does per second are set against the best rate of a
+round to round. "optimized" is ``optimize_for_inference(backend="torch")``, "ort backend" cnnlab's
+onnxruntime module (``backend="onnxruntime"``, built once per network, batch axis free), "auto" what
+``backend="auto"`` returned for that row's shape, and "onnxruntime" a bare InferenceSession made here
+with the same settings (the reference the issue's targets are set against). The multiply-accumulates a network does per second are set against the best rate of a
 few large fp32 matmuls timed in the same rounds (this machine's practical peak). cnnlab's network gets
 torchvision's weights, so the variants compute the same function.
 Writes benchmarks/results/inference.md (``--quick``: inference_quick.md).
@@ -37,7 +40,7 @@ from common import (
 MODELS = ("resnet50", "mobilenet_v2", "resnext50_32x4d", "vgg16")
 FULL = {"image": 224, "batches": (1, 16), "repeats": 10, "warmup": 2, "gemm": (1024, 2048, 3072)}
 QUICK = {"image": 32, "batches": (1, 2), "repeats": 2, "warmup": 1, "gemm": (256, 512)}
-VARIANTS = ("torchvision", "cnnlab", "optimized", "onnxruntime")
+VARIANTS = ("torchvision", "cnnlab", "optimized", "ort backend", "auto", "onnxruntime")
 
 # (what, model, batch index (0: latency, 1: throughput), variant, minimum) -- from issue 7
 SPEEDUP_TARGETS = [
@@ -46,6 +49,10 @@ SPEEDUP_TARGETS = [
 ]
 EAGER_TARGET = 0.95  # cnnlab eager / torchvision eager speed, every model and batch
 PEAK_TARGET = ("resnet50", 1, "optimized", 0.60)  # fraction of the matmul peak
+# issue 16: auto at least as fast as the best runtime here, every row; and these speedups of auto
+AUTO_VS_ORT_TARGET = 0.95  # auto speed / onnxruntime speed
+AUTO_TARGETS = [("auto vs torchvision eager", "resnet50", 1, "auto", 2.5),
+                ("auto vs torchvision eager", "mobilenet_v2", 1, "auto", 4.0)]
 
 
 @dataclass
@@ -58,6 +65,7 @@ class Row:
     peak: float  # matmul MACs per second, timed in the same rounds as the variants
     seconds: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    auto_backend: str = ""  # what optimize_for_inference(backend="auto") returned at this shape
 
 
 def log(message: str) -> None:
@@ -103,18 +111,27 @@ def bench_model(name: str, cfg: dict, threads: int, compile_: bool, folder: Path
     base = model if model is not None else reference  # the optimized path then runs on torchvision's net
     session, ort_note = ort_session(base, cfg["image"], threads, folder)
     input_name = session.get_inputs()[0].name
+    start = time.perf_counter()
+    ort_backend = optimize_for_inference(base, torch.randn(1, 3, cfg["image"], cfg["image"]), backend="onnxruntime")
+    ort_backend_note = f"{ort_backend.cnnlab_inference_info.summary()}; built in {time.perf_counter() - start:.0f} s"
     macs_per_image = inspect(reference, (1, 3, cfg["image"], cfg["image"])).macs  # conv + linear MACs
     rows = []
     for batch in cfg["batches"]:
         x = torch.randn(batch, 3, cfg["image"], cfg["image"])
         x_numpy = x.numpy()
         start = time.perf_counter()
-        fast = optimize_for_inference(base, x, compile=compile_)
+        fast = optimize_for_inference(base, x, backend="torch", compile=compile_)
         info = fast.cnnlab_inference_info
         opt_note = f"{info.summary()}; built in {time.perf_counter() - start:.0f} s"
+        start = time.perf_counter()
+        auto = optimize_for_inference(base, x, backend="auto")
+        auto_info = auto.cnnlab_inference_info
+        auto_note = f"picked {auto_info.backend}: {auto_info.backend_reason}; max rel error " \
+                    f"{auto_info.max_rel_error:.1e}; built in {time.perf_counter() - start:.0f} s"
         if model is None:
             opt_note = "on torchvision's net (no cnnlab net); " + opt_note
         fns = {"torchvision": lambda x=x: reference(x), "optimized": lambda x=x, f=fast: f(x),
+               "ort backend": lambda x=x: ort_backend(x), "auto": lambda x=x, f=auto: f(x),
                "onnxruntime": lambda x=x_numpy: session.run(None, {input_name: x})}
         fns.update({f"sgemm {n}": sgemm(n) for n in cfg["gemm"]})
         if model is not None:
@@ -122,10 +139,10 @@ def bench_model(name: str, cfg: dict, threads: int, compile_: bool, folder: Path
         with torch.inference_mode():
             ort_rel = output_errors(torch.from_numpy(fns["onnxruntime"]()[0]), reference(x))[1]
             seconds = interleaved_medians(fns, repeats=cfg["repeats"], warmup=cfg["warmup"])
-        notes = {"cnnlab": cnnlab_note, "optimized": opt_note,
+        notes = {"cnnlab": cnnlab_note, "optimized": opt_note, "ort backend": ort_backend_note, "auto": auto_note,
                  "onnxruntime": f"{ort_note}; outputs differ by {ort_rel:.1e} (relative)"}
         peak = max(n**3 / seconds.pop(f"sgemm {n}") for n in cfg["gemm"])  # the best size's rate
-        rows.append(Row(name, batch, macs_per_image * batch, peak, seconds, notes))
+        rows.append(Row(name, batch, macs_per_image * batch, peak, seconds, notes, auto_info.backend))
         log(f"  {name} batch {batch}: " + ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in seconds.items()))
     return rows
 
@@ -134,6 +151,13 @@ def _speedup(row: Row, variant: str) -> float | None:
     if variant not in row.seconds:
         return None
     return row.seconds["torchvision"] / row.seconds[variant]
+
+
+def _relative(row: Row, variant: str, other: str) -> float | None:
+    """Speed of ``variant`` relative to ``other`` (> 1: faster)."""
+    if variant not in row.seconds or other not in row.seconds:
+        return None
+    return row.seconds[other] / row.seconds[variant]
 
 
 def _peak_fraction(row: Row, variant: str) -> float | None:
@@ -150,11 +174,14 @@ def _cell(seconds: float | None, ratio: float | None) -> str:
 
 def times_table(rows: list[Row]) -> str:
     headers = ["model", "batch", "GMACs", "sgemm GMAC/s", "torchvision eager ms", "cnnlab eager ms (x tv)",
-               "cnnlab optimized ms (x tv)", "onnxruntime ms (x tv)", "optimized % of peak", "onnxruntime % of peak"]
+               "cnnlab optimized (torch) ms (x tv)", "cnnlab ort backend ms (x tv)", "cnnlab auto ms (x tv)",
+               "auto picked", "onnxruntime ms (x tv)", "optimized % of peak", "auto % of peak",
+               "onnxruntime % of peak"]
     body = []
     for r in rows:
         cells = [_cell(r.seconds.get(v), _speedup(r, v) if v != "torchvision" else None) for v in VARIANTS]
-        fractions = [_peak_fraction(r, v) for v in ("optimized", "onnxruntime")]
+        cells.insert(VARIANTS.index("auto") + 1, r.auto_backend or "n/a")
+        fractions = [_peak_fraction(r, v) for v in ("optimized", "auto", "onnxruntime")]
         body.append([r.model, r.batch, f"{r.macs / 1e9:.2f}", f"{r.peak / 1e9:.1f}", *cells,
                      *("n/a" if f is None else f"{100 * f:.0f}%" for f in fractions)])
     return markdown_table(headers, body)
@@ -171,23 +198,32 @@ def targets_table(rows: list[Row], batches: tuple[int, ...]) -> str:
     body = []
     for r in rows:
         value = _speedup(r, "cnnlab")
-        body.append([f"cnnlab eager ≥ {EAGER_TARGET}x torchvision eager, {r.model} batch {r.batch}",
+        body.append([f"cnnlab eager ≥ {EAGER_TARGET}x torchvision eager, {r.model} batch {r.batch} (issue 7)",
                      "n/a" if value is None else f"{value:.3f}x", _status(value, EAGER_TARGET)])
     for what, model, index, variant, minimum in SPEEDUP_TARGETS:
         row = find.get((model, batches[index]))
         value = None if row is None else _speedup(row, variant)
-        body.append([f"{what} ≥ {minimum}x, {model} batch {batches[index]}",
+        body.append([f"{what} ≥ {minimum}x, {model} batch {batches[index]} (issue 7)",
                      "n/a" if value is None else f"{value:.3f}x", _status(value, minimum)])
     model, index, variant, minimum = PEAK_TARGET
     row = find.get((model, batches[index]))
     value = None if row is None else _peak_fraction(row, variant)
-    body.append([f"{variant} ≥ {100 * minimum:.0f}% of matmul peak, {model} batch {batches[index]}",
+    body.append([f"{variant} ≥ {100 * minimum:.0f}% of matmul peak, {model} batch {batches[index]} (issue 7)",
                  "n/a" if value is None else f"{100 * value:.0f}%", _status(value, minimum)])
-    return markdown_table(["target (issue 7)", "measured", "status"], body)
+    for r in rows:
+        value = _relative(r, "auto", "onnxruntime")
+        body.append([f"auto ≥ {AUTO_VS_ORT_TARGET}x onnxruntime, {r.model} batch {r.batch} (issue 16)",
+                     "n/a" if value is None else f"{value:.3f}x", _status(value, AUTO_VS_ORT_TARGET)])
+    for what, model, index, variant, minimum in AUTO_TARGETS:
+        row = find.get((model, batches[index]))
+        value = None if row is None else _speedup(row, variant)
+        body.append([f"{what} ≥ {minimum}x, {model} batch {batches[index]} (issue 16)",
+                     "n/a" if value is None else f"{value:.3f}x", _status(value, minimum)])
+    return markdown_table(["target", "measured", "status"], body)
 
 
 def notes_table(rows: list[Row]) -> str:
-    body = [[r.model, r.batch, v, r.notes[v]] for r in rows for v in ("cnnlab", "optimized", "onnxruntime")]
+    body = [[r.model, r.batch, v, r.notes[v]] for r in rows for v in VARIANTS[1:] if v in r.notes]
     return markdown_table(["model", "batch", "variant", "how it was built"], body)
 
 
@@ -195,16 +231,20 @@ def render(rows: list[Row], cfg: dict, args: argparse.Namespace, gemm_note: str)
     command = "python benchmarks/inference.py" + (" --quick" if args.quick else "")
     command += " --compile" if args.compile else ""
     parts = [
-        "# CPU inference: torchvision vs cnnlab vs onnxruntime",
+        "# CPU inference: torchvision vs cnnlab's backends vs onnxruntime",
         f"Made by `{command}`. Input {cfg['image']}x{cfg['image']}, batch {' and '.join(map(str, cfg['batches']))}; "
         f"median of {cfg['repeats']} runs after {cfg['warmup']} warm-up(s), the variants timed in turn each round, the order rotating by one each round. "
-        "x tv = speed relative to torchvision eager (higher is faster). MACs count conv and linear layers.",
+        "x tv = speed relative to torchvision eager (higher is faster). MACs count conv and linear layers. "
+        "optimized = `optimize_for_inference(backend=\"torch\")`; ort backend = cnnlab's onnxruntime module "
+        "(`backend=\"onnxruntime\"`); auto = what `backend=\"auto\"` returned for the row's shape (column auto "
+        "picked); onnxruntime = a bare InferenceSession with the same settings, the reference.",
         machine_info_markdown(),
         f"- matmul peak: {gemm_note}, timed in the same rounds as each row's variants (column sgemm GMAC/s)",
     ]
     if args.quick:
         parts.append("**Quick smoke run**: small inputs and few repeats; the targets are defined for the full "
-                     "run (224x224, batch 1 and 16) and are only indicative here.")
+                     "run (224x224, batch 1 and 16) and are only indicative here. Its times depend on what else "
+                     "the machine runs (load average above).")
     parts += ["## Times", times_table(rows), "## Targets", targets_table(rows, cfg["batches"]),
               "## How each variant was built", notes_table(rows)]
     return "\n\n".join(parts) + "\n"

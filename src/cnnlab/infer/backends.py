@@ -17,7 +17,7 @@ import torch
 from cnnlab.arith.checks import require_choice
 from cnnlab.timing import interleaved_median_seconds
 
-__all__ = ["BACKENDS", "BackendChoice", "check_backend", "pick_fastest"]
+__all__ = ["BACKENDS", "BackendChoice", "check_backend", "pick_fastest", "synchronised"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 # a clock takes {name: call} and returns {name: median seconds} (interleaved_median_seconds's signature)
@@ -50,7 +50,7 @@ def check_backend(backend: object, where: str = "optimize_for_inference") -> str
     return backend  # type: ignore[return-value]
 
 
-def _synchronised(call: Callable[[], object], device: torch.device) -> Callable[[], object]:
+def synchronised(call: Callable[[], object], device: torch.device) -> Callable[[], object]:
     """``call`` that waits for the GPU, so the wall clock measures the work and not its launch."""
     if device.type != "cuda":
         return call
@@ -70,7 +70,7 @@ def pick_fastest(candidates: Mapping[str, Callable[[torch.Tensor], object]], exa
     every median, in ms. Ties go to the first candidate. ``clock``: the timer, by default
     :func:`cnnlab.timing.interleaved_median_seconds` (tests inject a fake one)."""
     clock = interleaved_median_seconds if clock is None else clock
-    calls = {name: _synchronised(lambda m=model: m(example_input), example_input.device)
+    calls = {name: synchronised(lambda m=model: m(example_input), example_input.device)
              for name, model in candidates.items()}
     with torch.no_grad():
         seconds = clock(calls, repeats=repeats, warmup=warmup)

@@ -23,7 +23,7 @@ from torch import nn
 
 from cnnlab.arith.checks import require_choice, require_positive
 from cnnlab.errors import ConfigError
-from cnnlab.infer.backends import BackendChoice, check_backend, pick_fastest
+from cnnlab.infer.backends import BackendChoice, check_backend, pick_fastest, synchronised
 from cnnlab.infer.fold_bn import FoldReport, fold_batchnorm_
 from cnnlab.infer.onnx_export import EXPORTERS, OnnxExport
 from cnnlab.infer.ort_module import OrtModule
@@ -99,7 +99,8 @@ def _choose_layout(
         return model.to(memory_format=torch.channels_last), True, "requested", {}
     candidates = {"contiguous": model, "channels_last": copy.deepcopy(model).to(memory_format=torch.channels_last)}
     seconds = interleaved_median_seconds(
-        {name: (lambda m=m: m(example_input)) for name, m in candidates.items()}, repeats=repeats, warmup=1
+        {name: synchronised(lambda m=m: m(example_input), example_input.device) for name, m in candidates.items()},
+        repeats=repeats, warmup=1,
     )
     timings = {name: 1e3 * s for name, s in seconds.items()}
     faster = timings["channels_last"] < timings["contiguous"]
