@@ -21,7 +21,7 @@ from cnnlab.arith.checks import require_positive
 from cnnlab.errors import ConfigError
 from cnnlab.timing import pinned_threads, timed_seconds
 
-__all__ = ["GEMM_SIZES", "STREAM_ELEMENTS", "Machine", "measure_machine"]
+__all__ = ["GEMM_SIZES", "STREAM_ELEMENTS", "Machine", "gemm", "measure_machine"]
 
 GEMM_SIZES = (256, 512, 1024)  # benchmarks/inference.py takes 1024, 2048, 3072: longer, preempted more often
 STREAM_ELEMENTS = 1 << 24  # 16 Mi float32 = 64 MiB per array: beyond the last-level cache
@@ -52,7 +52,8 @@ class Machine:
         return min(self.peak_flops, intensity * self.bandwidth_bytes_per_s)
 
 
-def _gemm(n: int):  # noqa: ANN202 - a timed callable
+def gemm(n: int):  # noqa: ANN201 - a timed callable
+    """An n x n x n fp32 ``torch.mm`` (n³ MACs, 2 n³ FLOPs): ``sgemm`` of benchmarks/inference.py."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     return lambda: torch.mm(a, b)
 
@@ -68,7 +69,7 @@ def measure_machine(threads: int | None = None, repeats: int = 20, warmup: int =
         require_positive("gemm size", n, "measure_machine")
     require_positive("stream_elements", stream_elements, "measure_machine")
     with pinned_threads(threads) as count:
-        peak = max(2 * n**3 / _best_seconds(_gemm(n), repeats, warmup) for n in gemm_sizes)
+        peak = max(2 * n**3 / _best_seconds(gemm(n), repeats, warmup) for n in gemm_sizes)
         x = torch.rand(stream_elements)
         y = torch.rand(stream_elements)
         z = torch.empty(stream_elements)
