@@ -75,7 +75,7 @@ def test_bilinear_kernel_is_fcn_upsample_filt():
         (lambda: Upsample(scale_factor=2, mode="bilinear", align_corners=None), "align_corners must be"),
         (lambda: Upsample(), "exactly one of scale_factor and size"),
         (lambda: Upsample(scale_factor=2, size=4), "exactly one of scale_factor and size"),
-        (lambda: Upsample(scale_factor=0), "scale_factor must be a positive"),
+        (lambda: Upsample(scale_factor=0), r"scale_factor must be a number in \(0, ∞\), got 0"),
         (lambda: Upsample(size=(4, 0)), "size must be"),
         (lambda: upsample(LECTURE_INPUT, scale_factor=2, mode="area"), "upsample.*mode"),
         (lambda: LearnedUpsample(4, 8), "init='bilinear' needs out_channels == in_channels"),

@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_positive
+from cnnlab.arith.checks import require_positive, require_range
 from cnnlab.blocks._common import ReLU, ReLU6, check_block_args
-from cnnlab.errors import ConfigError
 from cnnlab.units.conv_norm_act import ConvNormAct, LayerFactory
 
 __all__ = ["DepthwiseSeparableBlock", "InvertedResidual"]
@@ -58,8 +57,7 @@ class InvertedResidual(nn.Module):
         where = f"InvertedResidual({in_channels}->{out_channels})"
         cin, cout, stride = check_block_args(where, in_channels, out_channels, stride,
                                              norm_layer=norm_layer, act_layer=act_layer)
-        if isinstance(expand_ratio, bool) or not isinstance(expand_ratio, (int, float)) or not expand_ratio >= 1:
-            raise ConfigError(f"{where}: expand_ratio must be a number ≥ 1, got {expand_ratio!r}")
+        require_range("expand_ratio", expand_ratio, 1.0, None, where)
         hidden = require_positive("hidden channels (in_channels × expand_ratio)",
                                   int(round(cin * expand_ratio)), where)
         super().__init__()

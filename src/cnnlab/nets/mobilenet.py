@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cnnlab.arith.checks import require_positive
+from cnnlab.arith.checks import require_positive, require_range
 from cnnlab.blocks._common import ReLU6
 from cnnlab.blocks.mobilenet import DepthwiseSeparableBlock, InvertedResidual
 from cnnlab.errors import ConfigError
@@ -77,8 +77,7 @@ def _check_table(table: Sequence[MobileNetStage], where: str) -> list[MobileNetS
             raise ConfigError(f"{where}: stage_table rows must be MobileNetStage(t, c, n, s), got {row!r}")
         for name in ("c", "n", "s"):
             require_positive(name, getattr(row, name), f"{where} stage_table[{i}]")
-        if isinstance(row.t, bool) or not isinstance(row.t, (int, float)) or row.t < 1:
-            raise ConfigError(f"{where} stage_table[{i}]: expansion t must be a number ≥ 1, got {row.t!r}")
+        require_range("expansion t", row.t, 1.0, None, f"{where} stage_table[{i}]")
     return list(table)
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlab.arith.checks import pair, require_choice, require_divisible, require_positive
+from cnnlab.arith.checks import pair, require_choice, require_divisible, require_positive, require_range
 from cnnlab.errors import ConfigError
 
 __all__ = ["UPSAMPLE_MODES", "upsample", "Upsample", "bilinear_kernel", "LearnedUpsample"]
@@ -37,8 +37,7 @@ def _check_upsample(
     else:
         factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,)
         for f in factors:
-            if isinstance(f, bool) or not isinstance(f, (int, float)) or f <= 0:
-                raise ConfigError(f"{where}: scale_factor must be a positive number or pair, got {scale_factor!r}")
+            require_range("scale_factor", f, 0.0, None, where, low_open=True)
     if not isinstance(align_corners, bool):
         raise ConfigError(f"{where}: align_corners must be True or False, got {align_corners!r}")
     if mode == "nearest":
