@@ -19,7 +19,7 @@ from torch import nn
 
 from cnnlab.errors import ConfigError
 
-__all__ = ["Weights", "load_weights", "read_state_dict", "register_converter", "regex_converter"]
+__all__ = ["Weights", "load_weights", "read_state_dict", "register_converter", "regex_converter", "unreadable_reason"]
 
 StateDict = dict[str, torch.Tensor]
 Converter = Callable[[StateDict, nn.Module], StateDict]
@@ -51,17 +51,44 @@ def regex_converter(rules: list[tuple[str, str | Callable[[re.Match[str]], str]]
     return convert
 
 
+# the first bytes of what torch.save writes: a zip archive, or (before torch 1.6) a pickled magic number
+_TORCH_HEADS = (b"PK\x03\x04", b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19")
+
+
+def unreadable_reason(path: str | os.PathLike[str], exc: BaseException) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in words for the user. Never relays torch's advice
+    to retry with ``weights_only=False``: that would run code from the file (issue 12, a planted state file)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_TORCH_HEADS[1]))
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    if not head:
+        return "the file is empty"
+    if not head.startswith(_TORCH_HEADS):
+        return "it is not a torch file (neither the zip archive torch.save writes nor torch's legacy format)"
+    text = str(exc).strip()
+    if "weights only load failed" in text.lower() or "weights_only" in text:
+        return ("it holds Python objects other than tensors, numbers, strings and containers of them; cnnlab "
+                "does not unpickle those (weights_only=True: that would run code from the file). Save the "
+                "weights as a state dict (model.state_dict())")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first.split(". This is an internal miniz error")[0]  # a truncated or corrupt archive
+
+
 def read_state_dict(weights: Weights) -> StateDict:
     """A state dict from a path (``torch.load(weights_only=True)``) or a mapping; unwraps
     ``{"state_dict": ...}`` / ``{"model": ...}`` and DistributedDataParallel's ``module.`` prefix."""
     if isinstance(weights, (str, os.PathLike)):
+        if os.path.isdir(weights):
+            raise ConfigError(f"weights file {os.fspath(weights)!r} is a folder; give the torch file in it")
         if not os.path.isfile(weights):
             raise ConfigError(f"weights file {os.fspath(weights)!r} does not exist")
         try:
             loaded = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as exc:  # unpickling errors of every kind
-            raise ConfigError(f"weights file {os.fspath(weights)!r} could not be read as a torch file "
-                              f"with weights_only=True: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - unpickling, zip and I/O errors of every kind
+            raise ConfigError(f"weights file {os.fspath(weights)!r} could not be read as a torch file: "
+                              f"{unreadable_reason(weights, exc)}") from None
     else:
         loaded = weights
     if not isinstance(loaded, Mapping):
