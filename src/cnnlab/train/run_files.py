@@ -120,6 +120,13 @@ class RunFiles:
             atomic_write_text(self.metrics, "".join(json.dumps(h) + "\n" for h in history))
 
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with writing(self.metrics), open(self.metrics, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
+        """Add one line to ``metrics.jsonl``, by rewriting the file atomically (``cnnlab.atomic``): a kill or a
+        full disk midway leaves the previous lines, never a torn last line."""
+        with writing(self.metrics):
+            try:
+                before = self.metrics.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                before = ""
+            if before and not before.endswith("\n"):  # a torn line left by an older writer
+                before = before[: before.rfind("\n") + 1]
+            atomic_write_text(self.metrics, before + json.dumps(record) + "\n")
