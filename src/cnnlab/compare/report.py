@@ -138,9 +138,11 @@ def _model_section(section: ModelSection) -> str:
         else '<p class="note">No diagram.</p>'
     )
     anchor = re.sub(r"[^A-Za-z0-9_-]", "-", section.name)
+    explore = getattr(section, "explore_href", None)  # the model's `cnnlab explore` page, where one was written
+    link = f' · <a href="{_esc(explore)}">explore this network</a>' if explore else ""
     return (
         f'<section class="model" id="model-{anchor}"><h3>{_esc(section.name)}</h3>'
-        f'<p class="note">{_esc(section.family)} · {_esc(section.paper)}</p>'
+        f'<p class="note">{_esc(section.family)} · {_esc(section.paper)}{link}</p>'
         f'<div class="model-body"><div><h4>Stage table</h4>{section.stage_table_html}{notes}</div>'
         f"<div><h4>Stages and blocks</h4>{diagram}</div></div></section>"
     )
