@@ -77,3 +77,28 @@ def test_require_seed_keeps_seeds_numpy_takes(seed):
     with pytest.raises(ConfigError, match="seed must be an integer"):
         require_seed("seed", seed)
     assert require_seed("seed", 2**32 - 1) == SEED_MAX
+
+
+@pytest.mark.parametrize("text", ["1x²x3", "1x3x¹⁶x16", "①x3", "1x3x32x32½"])
+def test_digits_int_cannot_read_are_a_config_error(text):
+    """'²'.isdigit() is True but int('²') raises ValueError: the check must refuse what int() refuses."""
+    with pytest.raises(ValueError):  # the reference: Python's int() refuses one of the parts
+        [int(p) for p in text.split("x")]
+    with pytest.raises(ConfigError, match="must look like 1x3x224x224"):
+        require_shape("--input", text)
+
+
+@given(st.lists(st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=3),
+                min_size=1, max_size=4))
+def test_a_shape_text_is_what_int_reads_or_a_config_error(parts):
+    """Digits of every script (Unicode Nd, e.g. '٣', which int() reads; No, e.g. '²', which it does not)."""
+    text = "x".join(parts)
+    try:
+        expected = tuple(int(p) for p in parts)
+    except ValueError:
+        expected = None
+    if expected is None or min(expected) < 1:
+        with pytest.raises(ConfigError):
+            require_shape("--input", text)
+    else:
+        assert require_shape("--input", text) == expected

@@ -153,3 +153,11 @@ def test_bad_layers_name_the_parameter():
         arith.Layer(k=3, p=-1)
     with pytest.raises(ConfigError, match="layer 2"):  # input 2 -> 1 -> too small for k=3 without padding
         arith.receptive_field(arith.parse_layers("conv k3 s2 p1, conv k3"), n=2)
+
+
+@pytest.mark.parametrize("name", ["r0", "j0", "start0"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_or_infinite_starting_values_are_refused(name, value):
+    """Fraction(nan) is a ValueError and Fraction(inf) an OverflowError: both must arrive as a ConfigError."""
+    with pytest.raises(ConfigError, match=f"receptive_field: {name} must be a finite number, got {value}"):
+        arith.receptive_field([arith.Layer(k=3)], 5, **{name: value})

@@ -91,7 +91,8 @@ def require_shape(
     or (with ``text``) the command-line form ``"1x3x224x224"``."""
     if text and isinstance(value, str):
         parts = value.strip().lower().split("x")
-        if not all(p.strip().isdigit() for p in parts):
+        # isdecimal, not isdigit: '²' is a digit that int() cannot read; every decimal (also '٣') it can
+        if not all(p.strip().isdecimal() for p in parts):
             raise ConfigError(
                 f"{_label(name, where)} must look like 1x3x224x224 (positive ints joined by 'x'), got {value!r}"
             )

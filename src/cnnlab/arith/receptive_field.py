@@ -24,6 +24,7 @@ For conv and pooling layers this is exactly the recurrence above.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -122,8 +123,8 @@ def _initial(r0: object, j0: object, start0: object) -> AxisField:
     """The input row as a field: whole pixels, ``start0 − r0/2`` on a pixel border."""
     values = []
     for name, value in (("r0", r0), ("j0", j0), ("start0", start0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
-            raise ConfigError(f"receptive_field: {name} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise ConfigError(f"receptive_field: {name} must be a finite number, got {value!r}")
         values.append(Fraction(value))
     r, j, start = values
     first = start - r / 2
