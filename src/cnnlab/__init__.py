@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "empirical_receptive_field": "cnnlab.analysis",
     "effective_receptive_field": "cnnlab.analysis.effective_rf",
     "profile": "cnnlab.analysis.profile",
+    "explore": "cnnlab.explore",
     "stage_table": "cnnlab.api",
     # inference
     "optimize_for_inference": "cnnlab.infer",

@@ -228,3 +228,11 @@ def test_bad_input_is_a_config_error_naming_it(tmp_path):
         explore(model, "1x3xfoo", out=tmp_path / "a.html")
     with pytest.raises(ConfigError, match="effective=True"):
         explore(model, SIZE, out=tmp_path / "a.html", effective=True)
+
+
+def test_cnnlab_explore_is_the_function_even_after_importing_the_package(tmp_path):
+    import cnnlab
+    import cnnlab.explore  # noqa: F401 - the package import must not hide the function
+
+    out = cnnlab.explore(nn.Conv2d(3, 4, 3), (1, 3, 8, 8), out=tmp_path / "conv.html")
+    assert out == tmp_path / "conv.html" and _embedded(out.read_text(encoding="utf-8"))["rows"][0]["macs"] == 4 * 36 * 27

@@ -1,6 +1,7 @@
 // cnnlab explore: the tree, the receptive-field overlay and the unit animations. No library, no network.
 (function () {
   "use strict";
+  var scriptStartMs = performance.now();
   var D = JSON.parse(document.getElementById("data").textContent);
   var ROWS = D.rows;
   var $ = function (id) { return document.getElementById(id); };
@@ -639,6 +640,6 @@
   window.addEventListener("resize", redrawEdges);
   drawOverlay();
   $("anim-note").textContent = "Select a convolution, pooling, transposed convolution or upsampling unit.";
-  window.cnnlabExplore = {data: D, select: select, readyMs: performance.now()};
+  window.cnnlabExplore = {data: D, select: select, scriptStartMs: scriptStartMs, readyMs: performance.now()};
   document.body.dataset.ready = "1";
 })();
