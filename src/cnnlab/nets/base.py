@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cnnlab.arith.checks import require_non_negative, require_positive, require_probability, require_range
+from cnnlab.arith.sizes import conv_output_size
 from cnnlab.blocks._common import check_norm_act
 from cnnlab.errors import ConfigError
 
@@ -53,23 +54,17 @@ def check_multiplier(name: str, value: object, where: str) -> float:
 def min_input_size(ops: Sequence[tuple[int, int, int, bool]], limit: int = 4096) -> int:
     """Smallest square input for which every spatial op of a chain gives an output of size ≥ 1.
 
-    ``ops``: ``(kernel, stride, padding, ceil_mode)`` of the ops on the network's main path, in order.
+    ``ops``: ``(kernel, stride, padding, ceil_mode)`` of the ops on the network's main path, in order; each
+    op's output size is :func:`cnnlab.arith.sizes.conv_output_size` (torch's formula, its ceil-mode rule).
     """
     for size in range(1, limit + 1):
         n = size
-        for kernel, stride, padding, ceil_mode in ops:
-            span = n + 2 * padding - kernel
-            if ceil_mode:  # torch's rule: windows may overhang the input but must start inside it
-                out = (span + stride - 1) // stride + 1
-                if (out - 1) * stride >= n + padding:
-                    out -= 1
-            else:
-                out = span // stride + 1 if span >= 0 else 0
-            if out < 1:
-                break
-            n = out
-        else:
-            return size
+        try:
+            for kernel, stride, padding, ceil_mode in ops:
+                n = conv_output_size(n, kernel, padding, stride, 1, ceil_mode)
+        except ConfigError:  # the window does not fit: this size is too small
+            continue
+        return size
     raise ConfigError(f"no input size up to {limit} fits this network")
 
 
