@@ -117,3 +117,20 @@ def test_a_garbage_checkpoint_and_options_without_effective(tmp_path):
     one_error_line(runner.invoke(app, ["rf", "resnet18", "--checkpoint", str(tmp_path / "junk.pt")]),
                    "--checkpoint goes with --effective")
     one_error_line(runner.invoke(app, ["rf", "resnet18", "--units", "stem"]), "--units goes with --effective")
+
+
+def test_a_larger_input_centres_the_images_on_a_black_canvas():
+    """The objects keep the scale the network learned (the training transform at the training size), the
+    canvas around them is black: (0 - mean) / std after normalisation."""
+    from cnnlab.cli.analysis_cmd import _data_images
+    from cnnlab.data import get_dataset
+
+    plain = _data_images("digits", None, 3, 1, None, None)
+    wide = _data_images("digits", None, 3, 1, None, (14, 12))
+    assert plain.shape == (3, 1, 8, 8) and wide.shape == (3, 1, 14, 12)
+    assert torch.equal(wide[:, :, 3:11, 2:10], plain)
+    stats = get_dataset("digits", None, "test")
+    black = (0.0 - stats.mean[0]) / stats.std[0]
+    border = torch.ones(14, 12, dtype=torch.bool)
+    border[3:11, 2:10] = False
+    assert torch.allclose(wide[:, 0][:, border], torch.tensor(black))

@@ -94,7 +94,8 @@ MAX_EFFECTIVE_IMAGES = 10_000
 
 @reports_config_errors
 def rf(name: str = typer.Argument(..., help=MODEL_HELP),
-       input: str = typer.Option(None, "--input", help=INPUT_HELP),
+       input: str = typer.Option(None, "--input", help=INPUT_HELP + "; with --effective: the canvas "
+                                  "the images are centred on (black border) when larger than their training size"),
        image: Path = typer.Option(None, "--image", help="image to draw the receptive field on (letterboxed: "
                                                          "its aspect is kept, grey bars fill the rest)"),
        out: Path = typer.Option(None, "--out", help="PNG to write (with --image, or with --effective)"),
@@ -192,14 +193,33 @@ def _real_model(name: str, checkpoint: Path | None, data_chans: int, data_classe
     return model, (facts.image_size if facts is not None else None)
 
 
-def _data_images(data: str, data_root: str | None, count: int, chans: int, size: tuple[int, int] | None):  # noqa: ANN202
-    """The first ``count`` images of a seeded subset of ``data``'s test split, as the training loaders serve
-    them (padded or resized to ``size``, normalised, grey repeated to ``chans``)."""
+def _data_images(data: str, data_root: str | None, count: int, chans: int, trained: tuple[int, int] | None,
+                 canvas: tuple[int, int] | None):  # noqa: ANN202 - a tensor
+    """The first ``count`` images of a seeded subset of ``data``'s test split, as the training loaders serve them
+    at the ``trained`` size (the data's own if None: padded or resized, normalised, grey repeated to ``chans``),
+    then centred on a black ``canvas`` when it is larger (the objects keep the scale the network learned, and
+    a field larger than the image finds room); a smaller canvas resizes as the loaders do."""
     from cnnlab.data import make_loaders
 
-    bundle = make_loaders(data, batch_size=count, val_fraction=0.0, image_size=size, in_chans=chans, root=data_root,
-                          limit_test=count, eval_batch_size=count)
-    return next(iter(bundle.test))[0][:count]
+    def load(size: tuple[int, int] | None):  # noqa: ANN202
+        bundle = make_loaders(data, batch_size=count, val_fraction=0.0, image_size=size, in_chans=chans,
+                              root=data_root, limit_test=count, eval_batch_size=count)
+        return next(iter(bundle.test))[0][:count], bundle
+
+    x, bundle = load(trained)
+    h, w = x.shape[2:]
+    if canvas is None or tuple(canvas) == (h, w):
+        return x
+    if canvas[0] < h or canvas[1] < w:
+        return load(canvas)[0]
+    import torch
+
+    black = torch.tensor([(0.0 - m) / s for m, s in zip(bundle.mean, bundle.std, strict=True)], dtype=x.dtype)
+    black = black.repeat(chans // len(black)) if chans != len(black) else black
+    out = black.view(1, -1, 1, 1).expand(x.shape[0], chans, *canvas).clone()
+    top, left = (canvas[0] - h) // 2, (canvas[1] - w) // 2
+    out[:, :, top:top + h, left:left + w] = x
+    return out
 
 
 def _model_chans(model, fallback: int) -> int:  # noqa: ANN001 - nn.Module
@@ -222,6 +242,7 @@ def _effective_rf(name: str, input: str | None, out: Path | None, checkpoint: Pa
     from cnnlab.arith.checks import require_seed
     from cnnlab.cli.out_files import check_output_file, writing_file
     from cnnlab.data.catalog import dataset_facts
+
     if not 1 <= images <= MAX_EFFECTIVE_IMAGES:
         raise ConfigError(f"--images must be between 1 and {MAX_EFFECTIVE_IMAGES}, got {images}")
     if mode not in MODES:
@@ -237,9 +258,9 @@ def _effective_rf(name: str, input: str | None, out: Path | None, checkpoint: Pa
     size = _input_size(model, input) if input is not None else None
     if size is not None and len(size) != 4:
         raise ConfigError(f"--input {input}: --effective needs a 2-D network's N x C x H x W")
-    spatial = tuple(size[2:]) if size is not None else (tuple(trained_size) if trained_size else None)
+    canvas = tuple(size[2:]) if size is not None else None
     chans = size[1] if size is not None else _model_chans(model, facts.in_chans)
-    x = _data_images(data, data_root, images, chans, spatial)
+    x = _data_images(data, data_root, images, chans, tuple(trained_size) if trained_size else None, canvas)
     fields = effective_receptive_field(model, x, chosen, mode=mode)
     weights = f"weights of {checkpoint}" if checkpoint is not None else f"weights at initialisation (seed {seed})"
     typer.echo(f"{name}: {weights}, {mode} mode, mean |gradient| of each unit's centre over {x.shape[0]} "
@@ -248,8 +269,9 @@ def _effective_rf(name: str, input: str | None, out: Path | None, checkpoint: Pa
         typer.echo(effective_line(f))
     if out is not None:
         with writing_file(out, "--out"):
-            draw_effective_fields(fields, out, f"{name}, {weights}, {mode} mode: effective field over {x.shape[0]} "
-                                  f"{data} images (yellow: theoretical field, cyan: the square holding 95 % of the gradient)")
+            draw_effective_fields(fields, out, f"{name}, {weights}, {mode} mode, {x.shape[0]} {data} images of "
+                                  f"{'x'.join(map(str, x.shape[2:]))}\nyellow: theoretical field, cyan: the square "
+                                  "holding 95 % of the |gradient|")
         typer.echo(f"-> {out}")
 
 

@@ -28,7 +28,7 @@ def effective_line(field) -> str:  # noqa: ANN001 - an EffectiveField
 
 def draw_effective_fields(fields: Mapping[str, object], out: Path, title: str) -> None:
     """One heatmap per unit (its |gradient| mass, normalised to its peak) with the centre unit's theoretical
-    box (yellow, solid; parts outside the image are cut off) and the square holding the field's mass (cyan,
+    box (yellow, solid; cut off at the image's edges, so a field larger than the image shows no box) and the square holding the field's mass (cyan,
     dashed); saved as a PNG at ``out``."""
     import matplotlib
 
@@ -43,20 +43,15 @@ def draw_effective_fields(fields: Mapping[str, object], out: Path, title: str) -
         peak = f.heatmap.max()
         ax.imshow(f.heatmap / peak if peak > 0 else f.heatmap, extent=(0, w, h, 0), cmap="magma", vmin=0, vmax=1)
         box = f.box
-        lo, hi = (0, 0), (h, w)
         if box is not None and all(b is not None for b in box):
             (top, bottom), (left, right) = box
             ax.add_patch(Rectangle((left, top), right + 1 - left, bottom + 1 - top, fill=False, color="yellow",
                                    lw=1.5))
-            # show the box's edges where they lie at most half the image outside it
-            lo = (max(min(0, top - 1), -h // 2), max(min(0, left - 1), -w // 2))
-            hi = (min(max(h, bottom + 2), h + h // 2), min(max(w, right + 2), w + w // 2))
         if f.radius is not None:
             ax.add_patch(Rectangle((f.centre[1] - f.radius, f.centre[0] - f.radius), f.side, f.side, fill=False,
                                    color="cyan", lw=1.2, ls="--"))
-        ax.set_xlim(lo[1], hi[1])
-        ax.set_ylim(hi[0], lo[0])
-        ax.set_facecolor("0.85")
+        ax.set_xlim(0, w)
+        ax.set_ylim(h, 0)
         ax.set_xticks([])
         ax.set_yticks([])
         r = "-" if f.r is None else str(f.r)
