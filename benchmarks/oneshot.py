@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -68,9 +69,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.05, help="peak lr, SGD Nesterov, cosine to 0 per step")
     parser.add_argument("--supernet-epochs", type=int, default=8)
     parser.add_argument("--standalone-epochs", type=int, default=1)
+    parser.add_argument("--standalone-limit-train", type=int, default=4_000,
+                        help="training images of each stand-alone run (the first of the supernet's subset)")
+    parser.add_argument("--standalone-batch-size", type=int, default=32)
+    parser.add_argument("--worker", type=int, default=0, help="this worker's number (the main run: 0)")
+    parser.add_argument("--workers", type=int, default=1, help="stand-alone workers: the main run and its helpers")
     parser.add_argument("--bn-batches", type=int, default=10, help="training batches for BN recalibration")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="ignore the cache in runs/oneshot_bench")
+    parser.add_argument("--standalone-only", action="store_true",
+                        help="a helper process: only the stand-alone runs, from the last cell backwards, sharing "
+                             "the cache with the main run (which skips what the helper finished)")
     args = parser.parse_args(argv)
     if args.threads is None:
         args.threads = 1
@@ -89,6 +98,47 @@ def sample_cells(count: int, seed: int) -> list[str]:
         if arch not in cells:
             cells.append(arch)
     return cells
+
+
+def standalone_key(args: argparse.Namespace, arch: str) -> str:
+    return (f"{arch}|{args.standalone_epochs}|{args.standalone_limit_train}|{args.standalone_batch_size}|"
+            f"{args.limit_val}|{args.C}|{args.N}|{args.lr}")
+
+
+def read_standalone(cache: Path) -> dict[str, dict[str, float]]:
+    """Every finished stand-alone run, from every worker's file (``standalone-w<k>.json``)."""
+    done: dict[str, dict[str, float]] = {}
+    for path in sorted(cache.glob("standalone-w*.json")):
+        done.update(json.loads(path.read_text()))
+    return done
+
+
+def run_standalone(args, cells, bundle, batches, shape, budget, cache, direction):
+    train_loader = make_loaders("fashion-mnist", batch_size=args.standalone_batch_size, val_fraction=0.1,
+                                seed=args.seed, limit_train=args.standalone_limit_train, limit_val=1,
+                                limit_test=1).train
+    """Train the cells not yet done (in order, or in reverse for the helper), each from the same seed; each
+    result is written at once to this worker's file, and the other workers' files are read before every cell."""
+    mine_file = cache / f"standalone-{direction}.json"
+    mine = json.loads(mine_file.read_text()) if mine_file.is_file() else {}
+    order = list(enumerate(cells))
+    k, w = args.worker, args.workers  # worker k of W (the main run is worker 0): its share first, then the rest
+    order = order[k::w] + [item for item in order[::-1] if item not in order[k::w]]
+    for k, arch in order:
+        key = standalone_key(args, arch)
+        if key in read_standalone(cache):
+            continue
+        t0, c0 = time.perf_counter(), time.process_time()
+        torch.manual_seed(args.seed)
+        net = cnnlab.create_model("nb201", arch=arch, **shape)
+        train_paths(net, train_loader, budget)
+        recalibrate(net, batches)
+        mine[key] = {"acc": float(evaluate(net, bundle.val)), "seconds": time.perf_counter() - t0,
+                     "cpu_s": time.process_time() - c0}
+        atomic_write_text(mine_file, json.dumps(mine, indent=1))
+        print(f"stand-alone {k + 1}/{len(cells)} ({direction}): {mine[key]['acc']:.4f} "
+              f"({mine[key]['seconds']:.0f} s) {arch}", flush=True)
+    return read_standalone(cache)
 
 
 def tau_rho(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -110,45 +160,53 @@ def main(argv: list[str] | None = None) -> None:
                           limit_train=args.limit_train, limit_val=args.limit_val, limit_test=1)
     shape = dict(num_classes=bundle.num_classes, in_chans=bundle.in_chans, C=args.C, N=args.N)
 
+    if args.standalone_only:
+        batches = calibration_batches(bundle.train, args.bn_batches)
+        budget = PathTraining(epochs=args.standalone_epochs, lr=args.lr, seed=args.seed)
+        run_standalone(args, sample_cells(args.cells, args.seed), bundle, batches, shape, budget, cache,
+                       f"w{args.worker}")
+        return
+
     # 1. the supernet (cached and resumable in the cache folder)
     torch.manual_seed(args.seed)
     supernet = NB201Supernet(**shape)
-    t0 = time.perf_counter()
-    train_supernet(supernet, bundle.train, PathTraining(epochs=args.supernet_epochs, lr=args.lr,
-                                                               seed=args.seed),
+    t0, c0 = time.perf_counter(), time.process_time()
+    info = train_supernet(supernet, bundle.train, PathTraining(epochs=args.supernet_epochs, lr=args.lr, seed=args.seed),
                           out=cache, data={"data": "fashion-mnist", "limit_train": args.limit_train,
                                            "batch_size": args.batch_size}, log=lambda s: print(s, flush=True))
-    supernet_s = time.perf_counter() - t0
+    timing_file = cache / "timing.json"
+    timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+    if info["epochs_run"]:  # time spent on the supernet, summed over the runs that trained part of it
+        timing["supernet_s"] = timing.get("supernet_s", 0.0) + time.perf_counter() - t0
+        timing["supernet_cpu_s"] = timing.get("supernet_cpu_s", 0.0) + time.process_time() - c0
+        timing["supernet_epochs_timed"] = timing.get("supernet_epochs_timed", 0) + info["epochs_run"]
+        atomic_write_text(timing_file, json.dumps(timing, indent=1))
     supernet.eval()
     batches = calibration_batches(bundle.train, args.bn_batches)
 
     # 2. inherited-weight scores
     cells = sample_cells(args.cells, args.seed)
-    t0 = time.perf_counter()
-    inherited = [inherited_accuracy(supernet, arch, batches, bundle.val) for arch in cells]
-    inherited_s = time.perf_counter() - t0
-    print(f"inherited-weight scores of {len(cells)} cells in {inherited_s:.1f} s", flush=True)
+    inherited_file = cache / "inherited.json"
+    inherited_done = json.loads(inherited_file.read_text()) if inherited_file.is_file() else {}
+    for arch in cells:
+        if arch not in inherited_done:
+            t0, c0 = time.perf_counter(), time.process_time()
+            acc = inherited_accuracy(supernet, arch, batches, bundle.val)
+            inherited_done[arch] = {"acc": acc, "seconds": time.perf_counter() - t0,
+                                    "cpu_s": time.process_time() - c0}
+            atomic_write_text(inherited_file, json.dumps(inherited_done, indent=1))
+            print(f"inherited {arch}: {acc:.4f}", flush=True)
+    inherited = [inherited_done[arch]["acc"] for arch in cells]
+    inherited_s = sum(inherited_done[arch]["seconds"] for arch in cells)
+    inherited_cpu_s = sum(inherited_done[arch]["cpu_s"] for arch in cells)
 
-    # 3. stand-alone short training (cached per cell)
-    standalone_file = cache / "standalone.json"
-    done = json.loads(standalone_file.read_text()) if standalone_file.is_file() else {}
+    # 3. stand-alone short training (cached per cell; --standalone-only helpers may share the work)
     budget = PathTraining(epochs=args.standalone_epochs, lr=args.lr, seed=args.seed)
-    key_of = {arch: f"{arch}|{args.standalone_epochs}|{args.limit_train}|{args.limit_val}|{args.C}|{args.N}"
-              for arch in cells}
-    for k, arch in enumerate(cells):
-        if key_of[arch] in done:
-            continue
-        t0 = time.perf_counter()
-        torch.manual_seed(args.seed)
-        net = cnnlab.create_model("nb201", arch=arch, **shape)
-        train_paths(net, bundle.train, budget)
-        recalibrate(net, batches)
-        done[key_of[arch]] = {"acc": float(evaluate(net, bundle.val)), "seconds": time.perf_counter() - t0}
-        atomic_write_text(standalone_file, json.dumps(done, indent=1))
-        print(f"stand-alone {k + 1}/{len(cells)}: {done[key_of[arch]]['acc']:.4f} "
-              f"({done[key_of[arch]]['seconds']:.0f} s) {arch}", flush=True)
-    standalone = [done[key_of[arch]]["acc"] for arch in cells]
-    standalone_s = sum(done[key_of[arch]]["seconds"] for arch in cells)
+    done = run_standalone(args, cells, bundle, batches, shape, budget, cache, "w0")
+    standalone = [done[standalone_key(args, arch)]["acc"] for arch in cells]
+    standalone_s = sum(done[standalone_key(args, arch)]["seconds"] for arch in cells)
+    standalone_cpu = [done[standalone_key(args, arch)].get("cpu_s") for arch in cells]
+    standalone_cpu_s = None if None in standalone_cpu else sum(standalone_cpu)
 
     # 4. rank correlations
     table = NB201Table.load()
@@ -165,6 +223,11 @@ def main(argv: list[str] | None = None) -> None:
         sub = tau_rho([a[i] for i in live], [b[i] for i in live]) if len(live) >= 3 else (float("nan"),) * 3
         rows.append([a_name, b_name, f"{tau:.3f}", f"{p:.2g}", f"{rho:.3f}", f"{sub[0]:.3f}", f"{sub[2]:.3f}"])
     total_s = time.perf_counter() - started
+    supernet_time = ("supernet not timed (trained before timing was recorded)" if "supernet_s" not in timing else
+                     f"supernet {timing['supernet_s']:.0f} s ({timing['supernet_cpu_s']:.0f} CPU s) for "
+                     f"{timing['supernet_epochs_timed']} timed epoch(s)")
+    cpu_text = "CPU time not recorded" if standalone_cpu_s is None else f"{standalone_cpu_s:.0f} CPU s"
+    print(f"this invocation ran {total_s:.0f} s", flush=True)
 
     command = "python benchmarks/oneshot.py " + " ".join(sys.argv[1:] if argv is None else argv)
     budget_rows = [
@@ -177,14 +240,18 @@ def main(argv: list[str] | None = None) -> None:
         ["supernet", f"{args.supernet_epochs} epochs, one uniformly sampled path per step "
                      f"({args.supernet_epochs * len(bundle.train)} steps; each op on each edge is trained in ~1/5 "
                      "of them)"],
-        ["stand-alone", f"{args.standalone_epochs} epoch(s) per cell from scratch ({args.standalone_epochs * len(bundle.train)}"
-                        " steps), same data, optimizer and schedule"],
+        ["stand-alone", f"{args.standalone_epochs} epoch(s) per cell from scratch on the first "
+                        f"{args.standalone_limit_train:,} of those training images, batch {args.standalone_batch_size} "
+                        f"({args.standalone_epochs * -(-args.standalone_limit_train // args.standalone_batch_size)} "
+                        "steps), same optimizer, schedule and seed for every cell"],
         ["BN", f"both scores after recomputing BN statistics on the same {len(batches)} training batches"],
         ["cells", f"{len(cells)} distinct cells, edge ops uniform (seed {args.seed}); {len(live)} of them above "
                   f"{CHANCE + 0.05:.2f} stand-alone accuracy (the 'live' columns)"],
-        ["time", f"supernet {supernet_s:.0f} s (0 when loaded from the cache), inherited scores "
-                 f"{inherited_s:.0f} s in all, stand-alone {standalone_s:.0f} s in all, run {total_s:.0f} s; "
-                 f"torch threads {threads}, on a shared 2-core machine (noisy timings)"],
+        ["time (wall)", f"{supernet_time}; inherited scores {inherited_s:.0f} s for all {len(cells)} cells "
+                        f"({inherited_cpu_s:.0f} CPU s); stand-alone {standalone_s:.0f} s summed over cells "
+                        f"({cpu_text}); {args.workers} worker process(es) of {threads} torch thread(s) shared the stand-alone runs "
+                        "(the main run and `--standalone-only --worker k` helpers), on a 2-core machine shared with "
+                        f"other jobs (load average at the end: {os.getloadavg()[0]:.1f}), so wall times are noisy"],
     ]
     cell_rows = [[i + 1, table.index(arch), f"`{arch}`", f"{inh:.4f}", f"{st:.4f}", f"{c10:.2f}", int(p)]
                  for i, (arch, inh, st, c10, p) in enumerate(zip(cells, inherited, standalone, cifar10, params,
@@ -197,8 +264,9 @@ def main(argv: list[str] | None = None) -> None:
         markdown_table(["score", "against", "Kendall τ", "p (τ)", "Spearman ρ", "τ live cells", "ρ live cells"],
                        rows),
         "τ = 1: the same order; 0: unrelated. The stand-alone score is itself one short run per cell (one seed), "
-        "so it is a noisy reference: the τ above is a lower bound on how well the supernet ranks what the "
-        "stand-alone budget measures. 'live cells' leaves out the cells that stay near chance stand-alone "
+        "so it is a noisy reference: its noise pulls τ towards 0, so the τ above tends to understate how well "
+        "the supernet ranks what the stand-alone budget measures. 'live cells' leaves out the cells that stay near "
+        "chance stand-alone "
         "(e.g. no path from the input to the output), which any score ranks last and which inflate τ.",
         "## Cells",
         markdown_table(["#", "NB201 index", "arch", "inherited", "stand-alone", "NB201 CIFAR-10 %", "params"],

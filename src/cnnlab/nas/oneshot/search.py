@@ -10,6 +10,7 @@ by 4, as NB201's two residual reductions need), digits 1x8x8, CIFAR 3x32x32.
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from typing import Any
 
@@ -28,7 +29,7 @@ from cnnlab.nas.storage import HEARTBEAT_S
 from cnnlab.nas.strategies import make_strategy
 from cnnlab.train.run_files import check_folder, prepare_folder
 
-__all__ = ["SEARCHERS", "oneshot_search", "check_oneshot_options"]
+__all__ = ["SEARCHERS", "oneshot_search", "check_oneshot_options", "search_from_options"]
 
 SEARCHERS = ("evolution", "random")  # what proposes children to score with the supernet's weights
 
@@ -120,3 +121,37 @@ def oneshot_search(
                 "limit_val": limit_val, "lr": budget.lr, "supernet_epochs": supernet_epochs,
                 "bn_batches": bn_batches, "searcher": searcher}
     return run_search(config, search_space, policy, objective, progress=progress, settings=settings)
+
+
+def search_from_options(supernet_epochs: int = 10, *, strategy: str = "oneshot", budget: ChildBudget | None = None,
+                        blocks: int = 3, nodes: int = 8, toy_seconds: float = 0.0,
+                        objectives: str | tuple[str, ...] = "accuracy", limits: Any = None, pruner: str | None = "none",
+                        prefilter: str | None = None, **options: Any) -> SearchResult:
+    """:func:`oneshot_search` called with :func:`cnnlab.nas.search.search`'s keywords (what ``cnnlab search``
+    passes); the options a one-shot search has no use for are refused when set (``blocks``, ``nodes``: other
+    spaces' options, ignored). ``supernet_epochs``: ``--supernet-epochs``."""
+    where = "search --strategy oneshot"
+    if strategy != "oneshot":
+        raise ConfigError(f"{where}: called for --strategy {strategy!r}")
+    if toy_seconds:
+        raise ConfigError(f"{where}: --toy-seconds {toy_seconds} belongs to the toy objective")
+    if objectives not in ("accuracy", ("accuracy",), ["accuracy"]):
+        raise ConfigError(f"{where}: --objective {objectives!r}: children are ranked by inherited-weight accuracy "
+                          "only; use --objective accuracy")
+    if limits is not None and any(getattr(limits, f, None) is not None
+                                  for f in ("max_macs", "max_params", "max_latency_ms")):
+        raise ConfigError(f"{where}: cost limits ({limits!r}) are not checked by the one-shot search")
+    if pruner not in (None, "none"):
+        raise ConfigError(f"{where}: --pruner {pruner!r}: nothing trains per child, so there is nothing to prune; "
+                          "use --pruner none")
+    if prefilter is not None:
+        raise ConfigError(f"{where}: --prefilter {prefilter!r} does not combine with the supernet's own scores")
+    known = set(inspect.signature(oneshot_search).parameters)
+    extra = {k: v for k, v in options.items() if k not in known and v is not None}
+    if extra:
+        raise ConfigError(f"{where}: option(s) {extra!r} do not apply to a one-shot search")
+    epochs = options.pop("epochs_per_trial", None)
+    kwargs = {k: v for k, v in options.items() if k in known}
+    return oneshot_search(budget=budget, supernet_epochs=supernet_epochs,
+                          epochs_per_trial=epochs if epochs is not None else (budget.epochs if budget else None),
+                          **kwargs)

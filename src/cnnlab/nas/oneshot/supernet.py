@@ -96,17 +96,18 @@ class NB201Supernet(NB201Network):
         return [p for p in self.parameters() if id(p) not in inactive]
 
 
-def child_state_dict(supernet: NB201Supernet, arch: str) -> dict[str, torch.Tensor]:
-    """The state dict of ``NB201Network(arch)`` (same C, N, classes, channels) taken from the supernet:
-    an edge's ``edges.k.<rest>`` is the supernet's ``edges.k.candidates.<op of edge k>.<rest>``."""
+def _child(supernet: NB201Supernet, arch: str) -> NB201Network:
     if not isinstance(supernet, NB201Supernet):
-        raise ConfigError(f"child_state_dict: expected an NB201Supernet, got {type(supernet).__name__}")
+        raise ConfigError(f"expected an NB201Supernet, got {type(supernet).__name__}")
+    return NB201Network(arch=format_arch(parse_arch(arch, "nb201 child arch")), num_classes=supernet.num_classes,
+                        in_chans=supernet.in_chans, C=supernet.C, N=supernet.N)
+
+
+def _path_state(supernet: NB201Supernet, arch: str, keys: list[str]) -> dict[str, torch.Tensor]:
     ops = parse_arch(arch, "nb201 child arch")
     source = supernet.state_dict()
-    child = NB201Network(arch=format_arch(ops), num_classes=supernet.num_classes, in_chans=supernet.in_chans,
-                         C=supernet.C, N=supernet.N)
     state = {}
-    for key in child.state_dict():
+    for key in keys:
         match = _EDGE_KEY.match(key)
         if match is None:
             state[key] = source[key]
@@ -116,11 +117,14 @@ def child_state_dict(supernet: NB201Supernet, arch: str) -> dict[str, torch.Tens
     return state
 
 
+def child_state_dict(supernet: NB201Supernet, arch: str) -> dict[str, torch.Tensor]:
+    """The state dict of ``NB201Network(arch)`` (same C, N, classes, channels) taken from the supernet:
+    an edge's ``edges.k.<rest>`` is the supernet's ``edges.k.candidates.<op of edge k>.<rest>``."""
+    return _path_state(supernet, arch, list(_child(supernet, arch).state_dict()))
+
+
 def inherit(supernet: NB201Supernet, arch: str) -> NB201Network:
     """The stand-alone network of ``arch`` with the supernet's weights and BN buffers (copies, not views)."""
-    ops = parse_arch(arch, "nb201 child arch")
-    child = NB201Network(arch=format_arch(ops), num_classes=supernet.num_classes, in_chans=supernet.in_chans,
-                         C=supernet.C, N=supernet.N)
-    child.load_state_dict({k: v.clone() for k, v in child_state_dict(supernet, arch).items()})
-    device = next(supernet.parameters()).device
-    return child.to(device)
+    child = _child(supernet, arch)
+    child.load_state_dict(_path_state(supernet, arch, list(child.state_dict())))  # load_state_dict copies
+    return child.to(next(supernet.parameters()).device)
