@@ -125,10 +125,21 @@ def test_start_and_boxes_follow_the_lecture_recurrence(resnet50):
     rf = report.receptive_field
     last = rows[rf.layer]
     assert [a["start"] for a in last["rf"]] == list(rf.start) and last["map"] == list(rf.feature_size)
-    for unit in [(0, 0), (3, 5), (6, 6)]:
-        boxes = tuple(tuple(a["boxes"][0][k] + unit[i] * a["shift"] for k in (0, 1))
-                      for i, a in enumerate(last["rf"]))
-        assert boxes == rf.box(unit)
+    for unit in [(0, 0), (3, 5), (6, 6)]:  # period 1: the page's box of unit u is start + u*jump -+ r/2
+        boxes = tuple((int(a["start"] + u * a["jump"] - a["r"] / 2), int(a["start"] + u * a["jump"] + a["r"] / 2) - 1)
+                      for u, a in zip(unit, last["rf"], strict=True))
+        assert boxes == rf.box(unit) and all(a["boxes"] is None for a in last["rf"])
+
+
+def test_a_period_of_boxes_after_a_transposed_convolution():
+    """k3 s2 transposed conv: even units read two input features, odd units one (docs/analysis.md)."""
+    net = nn.Sequential(nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1))
+    rf = inspect(net, (1, 1, 8, 8)).receptive_field
+    axis = page_data(trace(net, (1, 1, 8, 8)))["rows"][0]["rf"][1]
+    assert axis["period"] == 2 and (axis["r"], axis["r_min"]) == (2, 1)
+    for u in range(15):
+        cycles, phase = divmod(u, axis["period"])
+        assert tuple(b + cycles * axis["shift"] for b in axis["boxes"][phase]) == rf.box((0, u))[1]
 
 
 def test_windows_for_the_animations():
@@ -190,26 +201,18 @@ def test_image_is_letterboxed_to_the_input(tmp_path):
     assert "letterboxed to 224x224" in data["image_note"]
 
 
-def test_profile_rows_are_matched_by_path():
-    class Unit:
-        def __init__(self, path):
-            self.path, self.latency_s, self.intensity, self.bytes = path, 1e-3, 10.0, 100
-            self.attainable_flops, self.achieved_flops, self.share, self.bound = 1e11, 5e10, 0.5, "memory"
+def test_a_profile_gives_each_unit_its_latency_and_roofline_numbers():
+    from cnnlab.analysis.profile import Machine, profile
 
-    class Machine:
-        peak_flops, ridge_intensity = 1e12, 20.0
-
-    class Profile:
-        latency_s, method, machine = 2e-3, "inline", Machine()
-        units = [Unit("conv"), Unit("conv")]
-
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
-    model.conv = model[0]
-    data = page_data(trace(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 3, 8, 8)), profile=Profile())
-    assert "prof" not in data["rows"][0]  # its path is "0": no profile row of that name
-    Profile.units = [Unit("0")]
-    data = page_data(trace(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 3, 8, 8)), profile=Profile())
-    assert data["rows"][0]["prof"]["latency_s"] == 1e-3 and data["profile"]["peak_flops"] == 1e12
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, groups=8))
+    timed = profile(model, (1, 3, 16, 16), repeats=2, warmup=1,
+                    machine=Machine(peak_flops=1e11, bandwidth_bytes_per_s=1e10, threads=1))
+    data = page_data(trace(model, (1, 3, 16, 16)), profile=timed)
+    assert [r["path"] for r in data["rows"]] == [u.path for u in timed.units]
+    for rec, unit in zip(data["rows"], timed.units, strict=True):
+        assert rec["prof"]["latency_s"] == unit.latency_s > 0
+        assert rec["prof"]["intensity"] == unit.intensity and rec["prof"]["share"] == unit.share
+    assert data["profile"]["peak_flops"] == 1e11 and data["profile"]["ridge"] == 10.0  # 1e11 / 1e10 FLOP/byte
 
 
 def test_bad_input_is_a_config_error_naming_it(tmp_path):

@@ -49,6 +49,8 @@ def explore(name: str = typer.Argument(..., help=MODEL_HELP),
                                                              "the input as `cnnlab rf` does; a grid without it)"),
             checkpoint: Path = typer.Option(None, "--checkpoint", help="weights to load (RUN/checkpoint.pt, a run "
                                                                        "folder or a state dict file)"),
+            profile: bool = typer.Option(False, "--profile", help="time every unit on this CPU (cnnlab profile) and "
+                                                                  "show its latency and roofline position"),
             out: Path = typer.Option(Path("explore.html"), "--out", help="the HTML page to write")) -> None:
     """Write an offline HTML page: the network as an expandable graph, every unit's numbers, its receptive
     field on the image and its window animated."""
@@ -66,11 +68,16 @@ def explore(name: str = typer.Argument(..., help=MODEL_HELP),
     picture = None
     if image is not None:
         picture = _open_picture(image, grey=len(size) == 4 and size[1] == 1)
-        if checkpoint is None:  # effective fields need a model that runs: its initial weights, seeded
-            model, weights = _initialised(name), "the initial weights (torch.manual_seed(0))"
+    if (image is not None or profile) and checkpoint is None:  # effective fields and timing need a model
+        model, weights = _initialised(name), "the initial weights (torch.manual_seed(0))"  # that runs
     notes = [f"weights: {weights}"] if weights else []
+    timed = None
+    if profile:
+        from cnnlab.analysis.profile import profile as profile_model
+
+        timed = _explained(model, size, name, lambda: profile_model(model, size, name=name))
     page = _explained(model, size, name, lambda: build_page(model, size, image=picture, name=name, notes=notes,
-                                                            weights=weights))
+                                                            weights=weights, profile=timed))
     with writing_file(out, "--out"):
         atomic_write_text(out, page)
     typer.echo(f"{name}: explorer page -> {out}")

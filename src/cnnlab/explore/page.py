@@ -29,7 +29,7 @@ from cnnlab.explore.tree import build_tree
 
 __all__ = ["build_page", "explore", "letterboxed", "page_data", "render_page", "MAX_BOXES", "IMAGE_SIDE"]
 
-MAX_BOXES = 256  # a field's period up to this many units is embedded box by box (any unit's exact box)
+MAX_BOXES = 256  # a field's period (>1) up to this many units is embedded box by box (any unit's exact box)
 IMAGE_SIDE = 448  # the embedded picture's longest side at most (the overlay scales it to the input)
 
 
@@ -41,7 +41,9 @@ def _field(field: object) -> list[dict] | None:
         if t is None:
             axes.append(None)
             continue
-        boxes = [list(b) if b is not None else None for b in t.boxes] if t.period <= MAX_BOXES else None
+        boxes = None  # period 1: unit u's box is start + u*jump -+ r/2, the page computes it
+        if 1 < t.period <= MAX_BOXES or t.empty_units:
+            boxes = [list(b) if b is not None else None for b in t.boxes]
         axes.append({"r": t.r, "r_min": t.r_min, "jump": _num(t.jump), "start": _num(t.start),
                      "period": t.period, "shift": t.shift, "boxes": boxes})
     return axes
@@ -113,7 +115,7 @@ def _profile_records(profile: object, rows: list[dict]) -> dict | None:
                            "bytes": u.bytes}
     machine = profile.machine
     return {"latency_s": profile.latency_s, "peak_flops": machine.peak_flops,
-            "bandwidth": getattr(machine, "bandwidth_bytes_per_s", None) or getattr(machine, "bandwidth", None),
+            "bandwidth": machine.bandwidth_bytes_per_s,
             "ridge": machine.ridge_intensity, "method": getattr(profile, "method", "")}
 
 
