@@ -117,6 +117,7 @@ def test_a_garbage_checkpoint_and_options_without_effective(tmp_path):
     one_error_line(runner.invoke(app, ["rf", "resnet18", "--checkpoint", str(tmp_path / "junk.pt")]),
                    "--checkpoint goes with --effective")
     one_error_line(runner.invoke(app, ["rf", "resnet18", "--units", "stem"]), "--units goes with --effective")
+    one_error_line(runner.invoke(app, ["rf", "resnet18", "--data", "digits"]), "--data goes with --effective")
 
 
 def test_a_larger_input_centres_the_images_on_a_black_canvas():

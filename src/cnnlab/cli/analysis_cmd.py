@@ -128,7 +128,8 @@ def rf(name: str = typer.Argument(..., help=MODEL_HELP),
         return
     for option, value in (("--checkpoint", checkpoint), ("--images", images != EFFECTIVE_IMAGES or None),
                           ("--units", units != "stages" or None), ("--mode", mode != "eval" or None),
-                          ("--seed", seed != 0 or None)):
+                          ("--seed", seed != 0 or None), ("--data", data != "fashion-mnist" or None),
+                          ("--data-root", data_root)):
         if value is not None:
             raise ConfigError(f"{option} goes with --effective")
     if (image is None) != (out is None):
