@@ -4,7 +4,7 @@
 it into the conv before it, (2) the channels_last (NHWC) layout where it is measured faster (oneDNN
 convolves it without reordering; depthwise convolutions become contiguous vector loads), and optionally
 (3) torch.compile with inductor's ``freezing`` (pre-packed oneDNN weights, element-wise tails fused into
-the convs; off by default: its warm-up costs minutes on a small CPU, see docs/inference.md).
+the convs; off by default, see docs/inference.md).
 ``backend="onnxruntime"``: the model exported by cnnlab's exporter and run by onnxruntime
 (:class:`~cnnlab.infer.OrtModule`). ``backend="auto"`` (the default) builds both, checks their outputs
 against the original and keeps the faster on the example input (:mod:`cnnlab.infer.backends`).
