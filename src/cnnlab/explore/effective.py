@@ -45,25 +45,28 @@ def effective_fields(model: nn.Module, picture: object, channels: int) -> dict:
 def _png(heatmap: np.ndarray) -> str:
     from PIL import Image
 
-    peak = float(heatmap.max()) if heatmap.size else 0.0
-    level = heatmap / peak if peak > 0 else np.zeros_like(heatmap)
+    positive = heatmap[heatmap > 0]
+    top = float(np.percentile(positive, 99)) if positive.size else 0.0  # not the max: one speckle would rule
+    level = np.clip(heatmap / top, 0, 1) if top > 0 else np.zeros_like(heatmap)
     rgba = np.zeros((*heatmap.shape, 4), dtype=np.uint8)
-    rgba[..., 0], rgba[..., 1], rgba[..., 2] = 214, 40, 40
-    rgba[..., 3] = np.clip(np.sqrt(level) * 200, 0, 255).astype(np.uint8)  # sqrt: the faint tails show too
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = 230, 20, 20
+    rgba[..., 3] = (np.sqrt(level) * 235).astype(np.uint8)  # sqrt: the tails show too
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def effective_records(fields: dict, weights: str) -> dict:
-    """The page's ``effective`` entry: per module path its heatmap as a transparent red PNG, the centre
+    """The page's ``effective`` entry: per module path its heatmap as a transparent red PNG (opacity: the
+    square root of the gradient magnitude over its 99th percentile), the centre
     unit, the 95 % square's side; and a note saying what was computed."""
     by_path = {path: {"png": _png(np.asarray(f.heatmap, dtype=np.float64)), "unit": list(f.unit),
                       "centre": [float(c) for c in f.centre], "side": None if f.side is None else float(f.side),
                       "r": f.r, "mass": f.mass, "images": f.images, "mode": f.mode}
                for path, f in fields.items()}
     mode = next(iter(fields.values())).mode if fields else "eval"
-    note = (f"Effective fields (Luo et al. 2016; red: mean |input gradient| of the centre unit) were computed for "
+    note = (f"Effective fields (Luo et al. 2016; red: mean |input gradient| of the centre unit, opacity its square root "
+            f"scaled to the 99th percentile) were computed for "
             f"the {len(by_path)} stage ends only ({', '.join(by_path)}: click one), on this picture, with {weights}, "
             f"in {mode} mode.")
     return {"note": note, "by_path": by_path}
