@@ -127,3 +127,15 @@ def test_bad_image_size_is_a_config_error(tmp_path, quick_latency, size):
 
     with pytest.raises(ConfigError, match="image_size must be between 1 and 4096"):
         CompareConfig(out=tmp_path, data="digits", image_size=size, train=False, latency=quick_latency)
+
+
+def test_each_model_links_to_its_explorer_page(no_train_result):
+    page = no_train_result.files["report.html"].read_text(encoding="utf-8")
+    links = re.findall(r'<a href="(explore/[^"]+\.html)">explore this network</a>', page)
+    assert sorted(links) == sorted(f"explore/{name}.html" for name in ("tiny_staged", "tiny_plain", "resnet18"))
+    folder = no_train_result.files["report.html"].parent
+    for link in links:
+        explorer = (folder / link).read_text(encoding="utf-8")
+        assert explorer.lower().startswith("<!doctype html>")
+        # offline: the only URLs are SVG's namespace name, which is never fetched
+        assert set(re.findall(r"https?://[^\"' )]*", explorer)) <= {"http://www.w3.org/2000/svg"}

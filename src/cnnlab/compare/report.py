@@ -48,6 +48,7 @@ class ModelSection:
     stage_table_html: str
     diagram: Diagram | None
     notes: list[str] = field(default_factory=list)
+    explore_href: str | None = None  # the model's `cnnlab explore` page, relative to report.html
 
 
 @dataclass
@@ -138,8 +139,7 @@ def _model_section(section: ModelSection) -> str:
         else '<p class="note">No diagram.</p>'
     )
     anchor = re.sub(r"[^A-Za-z0-9_-]", "-", section.name)
-    explore = getattr(section, "explore_href", None)  # the model's `cnnlab explore` page, where one was written
-    link = f' · <a href="{_esc(explore)}">explore this network</a>' if explore else ""
+    link = f' · <a href="{_esc(section.explore_href)}">explore this network</a>' if section.explore_href else ""
     return (
         f'<section class="model" id="model-{anchor}"><h3>{_esc(section.name)}</h3>'
         f'<p class="note">{_esc(section.family)} · {_esc(section.paper)}{link}</p>'

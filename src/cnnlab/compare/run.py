@@ -12,6 +12,7 @@ Budgets (``budget``): ``"demo"``, the short run whose options the caller sets (`
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -213,6 +214,17 @@ def _make_progress(console: Console, enabled: bool) -> Progress:
     )
 
 
+def _write_explorer(model: torch.nn.Module, name: str, input_chw: tuple[int, ...], out: Path) -> str:
+    """The model's ``cnnlab explore`` page beside the report (no effective fields: no image); its relative link."""
+    from cnnlab.explore import explore
+
+    page = out / "explore" / f"{re.sub(r'[^A-Za-z0-9_-]', '-', name)}.html"
+    with writing(page, "the explorer page"):
+        page.parent.mkdir(parents=True, exist_ok=True)
+        explore(model, (1, *input_chw), out=page, name=name, effective=False)
+    return f"explore/{page.name}"
+
+
 def run_compare(specs: list[ModelSpec], config: CompareConfig, console: Console | None = None) -> CompareResult:
     """Measure every model, train it under one budget unless ``config.train`` is False, and report."""
     console = console or Console()
@@ -266,6 +278,7 @@ def run_compare(specs: list[ModelSpec], config: CompareConfig, console: Console 
                     paper=spec.paper,
                     stage_table_html=stage_table_to_html(stage_table_of(model, input_chw)),
                     diagram=diagram,
+                    explore_href=_write_explorer(model, spec.name, input_chw, out),
                 )
             )
             progress.advance(task)
