@@ -374,8 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *sections,
         *(["## Targets (issue 13, at 100 noisy queries)", "",
-           "\"cnnlab strategy\": the five strategies of `cnnlab search` (random, evolution, reinforce, local, tpe), "
-           "without a warm start.", "",
+           "\"Plain strategy\": the five strategies of `cnnlab search` (random, evolution, reinforce, local, tpe), "
+           "without a warm start. \"Proxy-guided included\": also the synflow warm starts and synflow-ordered "
+           "neighbourhoods (zero-cost: no query is spent on a proxy score); the parameter-warm-started local search "
+           "is the baseline, never a candidate.", "",
            markdown_table(["target", "measured", "status"], target_rows), ""] if target_rows else []),
         "## Cost",
         "",
