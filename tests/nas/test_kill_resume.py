@@ -4,6 +4,7 @@ strategy's state carries over."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -88,3 +89,43 @@ def test_sigkill_then_same_command_resumes(tmp_path, strategy):
             t.user_attrs["tokens"] for t in complete[-size:]]
     else:
         assert state["strategy"]["baseline"] is not None and state["strategy"]["optimizer"]["state"]
+
+
+def _wait_then_kill(proc, out, ready, what):
+    deadline = time.monotonic() + 240
+    while not ready() or not (running := _running_trial_of_a_worker(out)):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert time.monotonic() < deadline, f"search did not reach {what} in time"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return running[0].number
+
+
+def _finished(out):
+    return {t.number: (t.state, t.values, t.intermediate_values, t.user_attrs["tokens"])
+            for t in _trials(out, TrialState.COMPLETE, TrialState.PRUNED)}
+
+
+def test_sigkill_of_a_multi_objective_search_then_same_command_resumes(tmp_path):
+    """accuracy and parameters: the completed trials keep both values, the rerun finishes the budget and writes
+    the Pareto set of all of them."""
+    command = [*_command(tmp_path, "evolution"), "--space", "micro", "--objective", "accuracy,params"]
+    proc = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    killed_number = _wait_then_kill(proc, tmp_path, lambda: len(_complete(tmp_path)) >= 3, "3 trials")
+    before = _finished(tmp_path)
+    assert 3 <= len(before) < TRIALS and all(len(v[1]) == 2 for v in before.values())
+    rerun = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=240)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    study = optuna.load_study(study_name="killed", storage=make_storage(None, tmp_path))
+    trials = study.get_trials()
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == TRIALS
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    for number, finished in before.items():
+        assert _finished(tmp_path)[number] == finished
+    if trials[killed_number].state == TrialState.FAIL:
+        assert trials[killed_number].user_attrs.get("interrupted")
+    front = json.loads((tmp_path / "pareto.json").read_text())["pareto"]
+    assert sorted(r["trial"] for r in front) == sorted(t.number for t in study.best_trials)
+    assert "Pareto set of study killed" in rerun.stdout
+
