@@ -48,8 +48,10 @@ def _read(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling and zip errors of every kind
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"checkpoint {str(path)!r} could not be read as a torch file: {reason}") from None
+        from cnnlab.nets.weights import unreadable_reason
+
+        raise ConfigError(f"checkpoint {str(path)!r} could not be read as a torch file: "
+                          f"{unreadable_reason(path, exc)}") from None
 
 
 def _positive_int(value: object) -> int | None:

@@ -105,6 +105,8 @@ def fetch_published(name: str, weights: PublishedWeights, progress: bool = True)
     """
     import torch
 
+    from cnnlab.nets.weights import unreadable_reason
+
     cache = os.path.join(torch.hub.get_dir(), "checkpoints")
     cached = os.path.join(cache, weights.file_name)
     where = f"create_model({name!r}, pretrained=True)"
@@ -118,8 +120,8 @@ def fetch_published(name: str, weights: PublishedWeights, progress: bool = True)
                               f"sha256 (expected it to start with {weights.sha256}; {_first_line(exc)}); it "
                               "was not kept") from None
         if os.path.exists(cached):
-            raise ConfigError(f"{where}: the cached file {cached} could not be read ({_first_line(exc)}); "
-                              "delete it to download it again") from None
+            raise ConfigError(f"{where}: the cached file {cached} could not be read "
+                              f"({unreadable_reason(cached, exc)}); delete it to download it again") from None
         raise
     except (URLError, TimeoutError, ConnectionError) as exc:
         raise ConfigError(
@@ -133,5 +135,6 @@ def fetch_published(name: str, weights: PublishedWeights, progress: bool = True)
     except Exception as exc:  # torch.load's refusal of a cached file that is not a weights-only torch file
         if os.path.exists(cached):
             raise ConfigError(f"{where}: the cached file {cached} could not be read as a torch file with "
-                              f"weights_only=True ({_first_line(exc)}); delete it to download it again") from None
+                              f"weights_only=True ({unreadable_reason(cached, exc)}); delete it to download it "
+                              "again") from None
         raise

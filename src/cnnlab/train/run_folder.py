@@ -24,10 +24,11 @@ WAY_OUT = "pass --overwrite (overwrite=True) to replace it, or choose another --
 
 
 def run_identity(model: nn.Module, bundle: Any) -> dict[str, Any]:
-    """What the run trains on, besides its TrainConfig: the model (registered name or class, parameter
-    count) and the data (name, input size, classes and the number of images of each split)."""
+    """What the run trains on, besides its TrainConfig: the model (registered name or class, the spec it was
+    built from, parameter count) and the data (name, input size, classes and the number of images of each split)."""
     return {
         "model": getattr(model, "model_name", None) or type(model).__name__,
+        "model_spec": getattr(model, "model_spec", None),  # builder arguments that keep the parameter count
         "params": sum(p.numel() for p in model.parameters()),
         "data": bundle.name,
         "image_size": list(bundle.image_size),
