@@ -132,7 +132,7 @@ def test_auto_without_onnxruntime_keeps_torch_and_says_why(monkeypatch):
     fast = optimize_for_inference(model, torch.randn(1, 3, 8, 8), channels_last=False)
     info = fast.cnnlab_inference_info
     assert info.backend == "torch" and info.backend_ms == {}
-    assert "onnxruntime skipped" in info.backend_reason and "cnnlab[dev]" in info.backend_reason
+    assert "onnxruntime skipped" in info.backend_reason and "cnnlab[onnx]" in info.backend_reason
 
 
 def test_onnxruntime_missing_names_the_extra(monkeypatch):

@@ -28,7 +28,7 @@ from cnnlab.infer.onnx_export import DEFAULT_OPSET, OnnxExport, export_onnx
 __all__ = ["ORT_INSTALL_HINT", "OrtModule", "onnxruntime_or_error", "ort_providers"]
 
 # onnxruntime, onnx and onnxscript ship in cnnlab's "dev" extra (pyproject.toml)
-ORT_INSTALL_HINT = "pip install 'cnnlab[dev]' (or: pip install onnxruntime onnx onnxscript)"
+ORT_INSTALL_HINT = "pip install 'cnnlab[onnx]' (onnxruntime, onnx, onnxscript)"
 _DTYPES = {"tensor(float)": torch.float32, "tensor(double)": torch.float64, "tensor(float16)": torch.float16}
 
 
