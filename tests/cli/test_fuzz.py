@@ -6,8 +6,9 @@ malformed numbers, negative, huge, NaN and infinite values, empty strings, unico
 where files are expected, files where folders are expected, bad model names and specs and bad shapes. Every
 case asserts: no exception escapes, the exit status is 0 or 2, ``Traceback`` appears nowhere, and a status 2
 comes with exactly one ``error:`` line on stderr. Budgets stay tiny (digits, 32 images, one epoch, the toy
-search objective, meta-device analysis) so valid command lines run too; the whole file takes about 1.5
-minutes on 2 busy cores (one torch thread). Read-only and full file systems are tiny tmpfs mounts, where the tests run as root.
+search objective, meta-device analysis) so valid command lines run too; the whole file took about 1.5
+minutes on 2 busy cores (one torch thread) before proxies, profile, explore, rf --effective and search's, train's
+and compare's newer options were added; those add about 150 cases (timed under heavy load, see the commit). Read-only and full file systems are tiny tmpfs mounts, where the tests run as root.
 """
 
 from __future__ import annotations
@@ -383,9 +384,143 @@ def test_search_report(args, second_study):
     _case("search-report", ["search-report", *([] if second_study is None else ["--study", second_study])], args)
 
 
+# ---------------------------------------------------------------- proxies, profile, explore, rf --effective
+
+CSV_OUT = pick(["out/s.csv", "FRESH/s.csv", "ünï/s.csv"], ["adir", "afile/s.csv", "", ".", "/dev/null/s.csv", "s.txt"])
+
+
+@settings(FUZZ, max_examples=20)
+@given(command_line((), {
+    "--space": pick(["nb201"], ["nasnet", "", "NB201", "ünï"]),
+    "--proxy": pick(["params", "macs", "params,macs", "synflow", "naswot,params"],
+                    ["", ",", "synflow,,params", "zico", "SYNFLOW", "params,params", "ünï"]),
+    "--sample": ints([1, 2, 3], ["-1", "15626", "99999999999999999999", "abc", "", "nan"]),
+    "--seed": ints([0, 7], ["-1", "4294967296", "99999999999999999999", "nan"]),
+    "--out": CSV_OUT,
+    "--dataset": pick(["cifar10", "cifar100", "imagenet16-120"], ["", "cifar", "CIFAR10", "imagenet", "ünï"]),
+    "--data": pick(["digits"], ["missing-ds", "adir", "afile", "", "ünï", "photo.png"]),
+    "--batch-size": ints([4, 8], ["0", "-1", "100000000000", "", "x"])},
+    always=("--out",)))
+@example(["--proxy", "synflow,naswot,params", "--sample", "2", "--data", "digits", "--out", "FRESH/s.csv"])
+def test_proxies(args):
+    _case("proxies", ["proxies", "--no-progress", "--sample", "2", "--proxy", "params,macs", "--batch-size", "8",
+                      "--data", "digits"], args)
+
+
+PROFILE_MODELS = pick(["tiny.py:Tiny", "randwire_tiny", "mobilenet_v1_025:num_classes=7"],
+                      ["resnet81", "", ":", "resnet18:foo=1", "syntax.py:Net", "missing.py:Net", "tiny.py:Nope",
+                       "os:path", "ünï"])
+
+
+@settings(FUZZ, max_examples=15)
+@given(command_line((PROFILE_MODELS,), {
+    "--input": pick(["1x3x16x16", "1x3x8x8", "2x3x16x16"],
+                    ["1x3x224", "", "0x3x8x8", "1x3x-1x2", "1x3x²x2", "1x3x100000x100000", "1x1x8x8", "x"]),
+    "--backward": FLAG,
+    "--out": pick(["out/p.md", "FRESH/p.json", "ünï/p.csv"], ["p.txt", "adir", "afile/p.md", "", ".", "/dev/null/p.md",
+                                                             "p", "p.MD.x"]),
+    "--plot": pick(["out/r.png", "FRESH/r.svg"], ["r.jpg", "adir", "afile/r.png", "", "/dev/null/r.png", "r"]),
+    "--level": pick(["stage", "block", "unit"], ["", "STAGE", "layer", "ünï"]),
+    "--unit": pick(["conv", "fc"], ["", "nope", "conv.weight", "..", "ünï", "0"]),
+    "--repeats": ints([1, 2], ["0", "-1", "99999999999999999999", "", "x"]),
+    "--warmup": ints([0, 1], ["-1", "99999999999999999999", "", "x"]),
+    "--threads": ints([1], ["0", "-1", "100000", "", "x"]),
+    "--method": pick(["inline", "isolated"], ["", "INLINE", "both", "ünï"])}))
+@example(["tiny.py:Tiny", "--input", "1x3x8x8", "--out", "out/p.json", "--plot", "out/r.svg", "--level", "unit",
+          "--unit", "conv", "--backward"])
+def test_profile(args):
+    _case("profile", ["profile", *args[:1], "--input", "1x3x16x16", "--repeats", "1", "--warmup", "0", "--threads",
+                      "1"], args[1:])
+
+
+@settings(FUZZ, max_examples=15)
+@given(command_line((PROFILE_MODELS,), {
+    "--input": pick(["1x3x16x16", "1x3x32x32"], ["1x3x224", "", "0x3x8x8", "1x3x²x2", "1x3x100000x100000", "1x1x8x8"]),
+    "--image": IMAGES,
+    "--checkpoint": pick(["run/checkpoint.pt", "run"], ["missing.pt", "junk.pt", "empty.pt", "adir", "", "afile"]),
+    "--out": pick(["out/e.html", "FRESH/e.html", "ünï/e.html"], ["adir", "afile/e.html", "", ".", "/dev/null/e.html"])},
+    always=("--out",)))
+@example(["tiny.py:Tiny", "--input", "1x3x16x16", "--image", "photo.png", "--out", "FRESH/e.html"])
+@example(["randwire_tiny", "--checkpoint", "run", "--input", "1x1x16x16", "--out", "FRESH/e.html"])
+def test_explore(args):
+    _case("explore", ["explore", *args[:1], "--input", "1x3x16x16"], args[1:])
+
+
+@settings(FUZZ, max_examples=20)
+@given(command_line((pick(["mobilenet_v1_025", "randwire_tiny", "tiny.py:Tiny"], ["resnet81", "", ":", "ünï"]),), {
+    "--input": pick(["1x3x16x16", "1x1x32x32"], ["1x3x224", "", "0x3x8x8", "1x3x²x2", "1x3x100000x100000"]),
+    "--checkpoint": pick(["run/checkpoint.pt", "run"], ["missing.pt", "junk.pt", "empty.pt", "statedict.pt", "adir", ""]),
+    "--data": pick(["digits"], ["missing-ds", "adir", "afile", "", "ünï", "photo.png"]),
+    "--images": ints([1, 2], ["0", "-1", "99999999999999999999", "", "x"]),
+    "--units": pick(["stages", "conv"], ["", ",", "nope", "conv,,fc", "ünï", "STAGES"]),
+    "--mode": pick(["eval", "train"], ["", "EVAL", "test", "ünï"]),
+    "--seed": ints([0, 3], ["-1", "4294967296", "nan"]),
+    "--out": pick(["out/erf.png", "FRESH/erf.png", "ünï/erf.png"],
+                  ["adir", "afile/x.png", "", ".", "/dev/null/x.png", "afile"])}))
+@example(["randwire_tiny", "--checkpoint", "run", "--data", "digits", "--images", "2", "--out", "FRESH/erf.png"])
+def test_rf_effective(args):
+    _case("rf --effective", ["rf", "--effective", *args[:1], "--data", "digits", "--images", "2"], args[1:])
+
+
+# ---------------------------------------------------------------- new options of search, train, compare
+
+
+@settings(FUZZ, max_examples=25)
+@given(command_line((), {
+    "--out": pick(["FRESH"], ["afile", "", "/dev/null/x"]),
+    "--space": pick(["nasnet", "nb201"], ["x", ""]),
+    "--data": pick(["toy", "nb201:cifar10"], ["nb201:", "nb201:cifar", "nb201:ünï", "nb201", "", "NB201:cifar10"]),
+    "--noise": floats([0.0, 1.5]),
+    "--objective": pick(["accuracy", "accuracy,macs", "accuracy,params", "accuracy,latency"],
+                        ["", ",", "macs", "accuracy,accuracy", "accuracy,", "accuracy,flops", "ünï"]),
+    "--max-macs": floats([1e9, 1e12]), "--max-params": floats([1e7, 1e9]), "--max-latency-ms": floats([1e4]),
+    "--pruner": pick(["none", "sha", "hyperband"], ["", "median", "SHA", "ünï"]),
+    "--prefilter": pick(["params:2", "synflow:2"], ["", ":", "synflow", "synflow:0", "synflow:-1", "zico:2",
+                                                   "synflow:x", "synflow:99999999999999999999", ":2"]),
+    "--strategy": pick(["random", "evolution", "local", "tpe"], ["oneshot", "annealing", ""])},
+    always=("--out", "--data")))
+@example(["--out", "FRESH", "--space", "nb201", "--data", "nb201:cifar10", "--noise", "1.5", "--strategy", "local"])
+@example(["--out", "FRESH", "--space", "nb201", "--data", "nb201:cifar10", "--objective", "accuracy,params"])
+@example(["--out", "FRESH", "--data", "toy", "--max-macs", "1", "--pruner", "sha"])
+@example(["--out", "FRESH", "--space", "nasnet", "--data", "nb201:cifar10"])
+@example(["--out", "FRESH", "--space", "nb201", "--data", "toy", "--strategy", "oneshot", "--supernet-epochs", "0"])
+@example(["--out", "FRESH", "--space", "nasnet", "--data", "toy", "--strategy", "oneshot"])
+@example(["--out", "FRESH", "--space", "nb201", "--data", "nb201:cifar10", "--strategy", "oneshot",
+          "--supernet-epochs", "-1"])
+def test_search_new_options(args):
+    _case("search (new options)", ["search", "--no-progress", "--trials", "1", "--limit-train", "32", "--batch-size",
+                                   "16", "--C", SEARCH_C], args)
+
+
+@settings(FUZZ, max_examples=6)
+@given(command_line((), {"--recipe": pick(["fast"], ["", "slow", "FAST", "ünï", "converged:x"]),
+                         "--epochs": ints([1], ["0", "-1", "x"]), "--batch-size": ints([16], ["0", "-1", "x"]),
+                         "--out": OUT_FOLDERS},
+                    always=("--recipe", "--out")))
+@example(["--recipe", "fast", "--out", "FRESH"])
+@example(["--recipe", "nope", "--out", "FRESH"])
+def test_train_recipe(args):
+    _case("train --recipe", ["train", "randwire_tiny", *TRAIN_BUDGET], args)
+
+
+@settings(FUZZ, max_examples=8)
+@given(command_line((COMPARE_MODEL,), {
+    "--budget": pick(["demo", "converged"], ["", "CONVERGED", "long", "ünï"]),
+    "--recipe": pick(["fast", "converged"], ["", "slow", "ünï"]),
+    "--seeds": ints([1], ["0", "-1", "99999999999999999999", "x"]),
+    "--epochs": ints([1], ["0", "-1", "x"]),
+    "--no-train": FLAG, "--out": OUT_FOLDERS},
+    always=("--budget", "--out")).filter(lambda a: "--no-train" in a or "converged" not in a[a.index("--budget") + 1]))
+@example(["randwire_tiny", "--budget", "converged", "--no-train", "--out", "FRESH"])
+@example(["randwire_tiny", "--budget", "nope", "--out", "FRESH"])
+def test_compare_budget(args):
+    _case("compare --budget", ["compare", *COMPARE_BUDGET], args)
+
+
 def test_the_fuzz_ran_at_least_500_cases():
     commands = {"arith conv", "arith rf", "arith cost", "list", "show", "table", "rf", "export", "train", "compare",
-                "demo", "search", "search-report"}
+                "demo", "search", "search-report", "proxies", "profile", "explore", "rf --effective",
+                "search (new options)", "train --recipe", "compare --budget"}
     if not commands <= set(CASES):
         pytest.skip(f"only part of the fuzz ran: {sorted(CASES)}")
     assert sum(CASES.values()) >= MIN_CASES, CASES
@@ -441,6 +576,15 @@ def _writing_commands(folder: Path) -> dict[str, list[str]]:
         "rf": ["rf", "resnet18", "--input", "1x3x32x32", "--image", "photo.png", "--out", str(folder / "rf.png")],
         "export": ["export", "mobilenet_v1_025", "--input", "1x3x32x32", "--opset", "17",
                    "--onnx", str(folder / "m.onnx")],
+        "profile --out": ["profile", "tiny.py:Tiny", "--input", "1x3x8x8", "--repeats", "1", "--warmup", "0",
+                          "--out", str(folder / "p.md")],
+        "profile --plot": ["profile", "tiny.py:Tiny", "--input", "1x3x8x8", "--repeats", "1", "--warmup", "0",
+                           "--plot", str(folder / "r.png")],
+        "explore": ["explore", "tiny.py:Tiny", "--input", "1x3x16x16", "--out", str(folder / "e.html")],
+        "proxies": ["proxies", "--no-progress", "--sample", "2", "--proxy", "params,macs",
+                    "--out", str(folder / "s.csv")],
+        "rf --effective": ["rf", "--effective", "tiny.py:Tiny", "--input", "1x3x16x16", "--data", "digits",
+                           "--images", "2", "--out", str(folder / "erf.png")],
     }
 
 
