@@ -137,7 +137,7 @@ def test_auto_without_onnxruntime_keeps_torch_and_says_why(monkeypatch):
 
 def test_onnxruntime_missing_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(ConfigError, match=r"needs onnxruntime.*pip install 'cnnlab\[dev\]'"):
+    with pytest.raises(ConfigError, match=r"needs onnxruntime.*pip install 'cnnlab\[onnx\]'"):
         optimize_for_inference(nn.Conv2d(3, 3, 1), torch.randn(1, 3, 4, 4), backend="onnxruntime")
 
 
