@@ -129,3 +129,26 @@ def test_sigkill_of_a_multi_objective_search_then_same_command_resumes(tmp_path)
     assert sorted(r["trial"] for r in front) == sorted(t.number for t in study.best_trials)
     assert "Pareto set of study killed" in rerun.stdout
 
+
+
+def test_sigkill_of_a_pruned_search_then_same_command_resumes(tmp_path):
+    """Children on digits under successive halving: pruned trials survive the kill as they were (PRUNED,
+    their per-epoch accuracies), and the rerun trains the rest of the budget (completed + pruned)."""
+    command = [sys.executable, "-m", "cnnlab.cli.main", "search", "--space", "micro", "--strategy", "random",
+               "--trials", str(TRIALS), "--data", "digits", "--epochs-per-trial", "3", "--limit-train", "160",
+               "--C", "4", "--pruner", "sha", "--no-channels-last", "--study", "killed", "--out", str(tmp_path),
+               "--no-progress"]
+    proc = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _wait_then_kill(proc, tmp_path, lambda: bool(_trials(tmp_path, TrialState.PRUNED)) and bool(_complete(tmp_path)),
+                    "a pruned and a completed trial")
+    before = _finished(tmp_path)
+    assert any(state == TrialState.PRUNED for state, *_ in before.values())
+    rerun = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    after = _finished(tmp_path)
+    assert len(after) == TRIALS  # trained children: completed and pruned
+    for number, finished in before.items():  # none lost, none rerun
+        assert after[number] == finished
+    assert not _trials(tmp_path, TrialState.RUNNING)
+    state = load_state(next(tmp_path.glob("state-killed-*.pt")))
+    assert state["observed"] == sorted(after) and state["pending"] is None  # the strategy learnt every one
