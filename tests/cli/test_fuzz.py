@@ -8,7 +8,7 @@ case asserts: no exception escapes, the exit status is 0 or 2, ``Traceback`` app
 comes with exactly one ``error:`` line on stderr. Budgets stay tiny (digits, 32 images, one epoch, the toy
 search objective, meta-device analysis) so valid command lines run too; the whole file took about 1.5
 minutes on 2 busy cores (one torch thread) before proxies, profile, explore, rf --effective and search's, train's
-and compare's newer options were added; those add about 150 cases (timed under heavy load, see the commit). Read-only and full file systems are tiny tmpfs mounts, where the tests run as root.
+and compare's newer options were added; those add about 125 cases. Read-only and full file systems are tiny tmpfs mounts, where the tests run as root.
 """
 
 from __future__ import annotations
