@@ -46,7 +46,8 @@ def test_two_steps_equal_the_hand_computed_average():
             continue
         expected = d1 * (d0 * w0[key] + (1 - d0) * w1[key]) + (1 - d1) * w2[key]
         torch.testing.assert_close(average, expected, rtol=1e-6, atol=1e-7)
-        assert not torch.equal(average, w2[key])
+        if not torch.equal(w1[key], w2[key]):  # the first Linear's bias feeds BatchNorm: its gradient is ~0
+            assert not torch.equal(average, w2[key])
     assert ema.updates == 2
     assert not any(p.requires_grad for p in ema.module.parameters())
 
