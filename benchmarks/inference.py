@@ -73,9 +73,11 @@ def log(message: str) -> None:
 
 
 def sgemm(n: int):
-    """An n x n x n fp32 matmul (n**3 multiply-accumulates), the machine's practical peak."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return lambda: torch.mm(a, b)
+    """An n x n x n fp32 matmul (n**3 multiply-accumulates), the machine's practical peak: the profile's own
+    peak kernel, so the benchmark's "% of peak" and ``cnnlab profile``'s roof are one measurement."""
+    from cnnlab.analysis.profile.machine import gemm
+
+    return gemm(n)
 
 
 def build_cnnlab(name: str, reference: nn.Module) -> tuple[nn.Module | None, str]:
