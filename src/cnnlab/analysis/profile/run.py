@@ -30,7 +30,7 @@ from torch import Tensor, fx, nn
 from torch.utils import _pytree as pytree
 
 from cnnlab.analysis.rules.base import Call, has_rule_base, module_rule
-from cnnlab.analysis.walk.fx import LeafTracer
+from cnnlab.analysis.walk.fx import LeafTracer, _Single
 from cnnlab.analysis.walk.meta_copy import meta_copy
 from cnnlab.errors import ConfigError
 from cnnlab.timing import interleaved_median_seconds, median_seconds, pinned_threads
@@ -47,18 +47,6 @@ class Recorded:
 
     node: fx.Node
     call: Call
-
-
-class _Single(nn.Module):
-    """A model that is itself a unit, held as the only child (as inspect's fx walk holds it)."""
-
-    def __init__(self, unit: nn.Module) -> None:
-        super().__init__()
-        self.unit_name = type(unit).__name__.lower()
-        self.add_module(self.unit_name, unit)
-
-    def forward(self, x: Tensor) -> object:
-        return getattr(self, self.unit_name)(x)
 
 
 def _real_copy(model: nn.Module) -> nn.Module:
