@@ -85,7 +85,7 @@ def ground_truth(ops: tuple[str, ...], seeds: int, epochs: int, channels: int, j
 
 def replay(truth: dict, ops: tuple[str, ...], strategy: str, seed: int, budget: int) -> list[float]:
     """Regret after each trial of one search, scoring trials with one noisy training run each."""
-    from cnnlab.nas.search import strategy_options
+    from cnnlab.nas.run import strategy_options
     from cnnlab.nas.strategies import make_strategy
 
     choices = (len(ops),) * 3
@@ -132,7 +132,7 @@ def _plot(curves: dict[str, np.ndarray], path: Path) -> None:
 def _nasnet_fashion(strategy: str, trials: int, epochs: int, limit_train: int | None, results: Path) -> str:
     from cnnlab.nas.evaluate import ChildBudget
     from cnnlab.nas.report import search_report
-    from cnnlab.nas.search import search
+    from cnnlab.nas.run import search
 
     out = Path("runs") / "nas_fashion"  # journal and strategy state: a run folder, not a result
     start = time.perf_counter()

@@ -16,7 +16,7 @@ from cnnlab.nas.constraints import CostLimits
 from cnnlab.nas.engine import MAX_REFUSED_IN_ROW, Goals, SearchConfig, run_search
 from cnnlab.nas.evaluate import ChildBudget
 from cnnlab.nas.objectives import ChildShape, measure_costs
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import make_space
 from cnnlab.nas.storage import make_storage
 from cnnlab.nas.strategies import make_strategy

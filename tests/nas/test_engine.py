@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from cnnlab.errors import ConfigError
 from cnnlab.nas.report import best_so_far, search_report
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.state import load_state
 from cnnlab.nas.storage import make_storage
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from cnnlab.errors import ConfigError
 from cnnlab.nas.objectives import ChildShape, measure_costs, parse_objectives
 from cnnlab.nas.report import search_report
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import build_network
 from cnnlab.nas.storage import make_storage
 

@@ -119,3 +119,16 @@ def test_cli_oneshot_errors_are_one_line():
     assert ran.exit_code == 2 and "--space 'micro'" in ran.output and "Traceback" not in ran.output
     ran = CliRunner().invoke(app, ["search", "--strategy", "oneshot", "--space", "nb201", "--supernet-epochs", "0"])
     assert ran.exit_code == 2 and "--supernet-epochs must be ≥ 1, got 0" in ran.output
+
+
+def test_the_search_api_runs_the_oneshot_strategy(tmp_path):
+    # cnnlab.nas.search(strategy="oneshot") is the CLI's --strategy oneshot, not a ConfigError
+    from cnnlab.nas import search
+
+    result = search(space="nb201", strategy="oneshot", data="digits", trials=2, out=str(tmp_path), budget=BUDGET,
+                    supernet_epochs=1, progress=False)
+    assert result.completed == 2 and result.study_name == "nb201-oneshot-digits"
+    assert json.loads((tmp_path / "best.json").read_text())["arch"] == result.best_genotype["arch"]
+    with pytest.raises(ConfigError, match="--pruner 'sha'"):
+        search(space="nb201", strategy="oneshot", data="digits", trials=2, out=str(tmp_path), budget=BUDGET,
+               supernet_epochs=1, progress=False, pruner="sha")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import cnnlab
 from cnnlab.nas.evaluate import ChildBudget
 from cnnlab.nas.genotype import read_genotype_json
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import build_network
 from cnnlab.nas.storage import make_storage
 

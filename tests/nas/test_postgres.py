@@ -187,7 +187,7 @@ def _wait_for_trial_of(proc, name, url, completed=0):
 def test_a_trial_that_never_beat_is_run_again(postgres_url, tmp_path):
     import datetime
 
-    from cnnlab.nas.search import search
+    from cnnlab.nas.run import search
     from cnnlab.nas.storage import open_study
 
     storage = make_storage(postgres_url, tmp_path)

@@ -14,7 +14,7 @@ from cnnlab.nas.constraints import CostLimits
 from cnnlab.nas.evaluate import ChildBudget
 from cnnlab.nas.prefilter import candidates, parse_prefilter
 from cnnlab.nas.proxies import get_proxy
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import build_network, make_space
 from cnnlab.nas.storage import make_storage
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cnnlab.errors import ConfigError
 from cnnlab.nas.engine import Goals, SearchConfig, run_search
 from cnnlab.nas.evaluate import ChildBudget
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import make_space
 from cnnlab.nas.storage import make_storage
 from cnnlab.nas.strategies import make_strategy

@@ -16,7 +16,7 @@ from cnnlab.nas import child_size
 from cnnlab.nas.child_size import MAX_CHILD_PARAMS, child_cost, too_large
 from cnnlab.nas.engine import SearchConfig, run_search
 from cnnlab.nas.evaluate import ChildBudget
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import build_network, make_space
 from cnnlab.nas.storage import make_storage
 from cnnlab.nas.strategies import make_strategy
@@ -118,7 +118,7 @@ def test_later_children_too_large_are_failed_trials(tmp_path, monkeypatch):
 
     measure.calls = 0
     monkeypatch.setattr(evaluate, "measure_child", counting)
-    monkeypatch.setattr("cnnlab.nas.search.measure_child", counting)
+    monkeypatch.setattr("cnnlab.nas.run.measure_child", counting)
     with pytest.raises(ConfigError, match="ChildTooLarge: the child is too large for this test"):
         search(space="micro", trials=5, data="digits", out=str(tmp_path), progress=False, max_failures=3,
                budget=ChildBudget(limit_train=64, C=4))

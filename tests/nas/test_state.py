@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cnnlab.errors import ConfigError
 from cnnlab.nas.engine import SearchConfig, worker_state_path
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.spaces import make_space
 from cnnlab.nas.state import STATE_FORMAT, load_state, save_state
 from cnnlab.nas.strategies import make_strategy

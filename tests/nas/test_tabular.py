@@ -10,7 +10,7 @@ import pytest
 from cnnlab.errors import ConfigError
 from cnnlab.nas.evaluate import ChildBudget
 from cnnlab.nas.nb201_table import NB201Table
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.strategies import STRATEGIES
 
 TRIALS = 30

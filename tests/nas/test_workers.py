@@ -16,7 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 from cnnlab.errors import ConfigError
-from cnnlab.nas.search import search
+from cnnlab.nas.run import search
 from cnnlab.nas.storage import GRACE_BEATS, hold_worker_name, make_storage, open_study
 
 TRIALS = 8

@@ -57,21 +57,16 @@ def search_cmd(
     Writes the best genotype to OUT/best.json."""
     from cnnlab.nas.constraints import CostLimits
     from cnnlab.nas.evaluate import ChildBudget
-    from cnnlab.nas.search import search
+    from cnnlab.nas.run import search
 
     budget = ChildBudget(epochs=epochs_per_trial, batch_size=batch_size, limit_train=limit_train,
                          C=channels, N=cells, seed=seed, channels_last=channels_last)
-    if strategy == "oneshot":  # SPOS: a supernet trained once, children scored with its weights
-        from functools import partial
-
-        from cnnlab.nas.oneshot.search import search_from_options
-
-        search = partial(search_from_options, supernet_epochs)
     result = search(space=space, strategy=strategy, trials=trials, data=data, storage=storage, study=study,
                     out=out, seed=seed, worker=worker, blocks=blocks, nodes=nodes, budget=budget,
                     toy_seconds=toy_seconds, progress=progress, max_failures=max_failures, heartbeat_s=heartbeat_s,
                     noise=noise, objectives=objective, pruner=pruner, prefilter=prefilter,
-                    limits=CostLimits(max_macs=max_macs, max_params=max_params, max_latency_ms=max_latency_ms))
+                    limits=CostLimits(max_macs=max_macs, max_params=max_params, max_latency_ms=max_latency_ms),
+                    supernet_epochs=supernet_epochs)
     typer.echo(f"study {result.study_name}: {result.completed} completed trials "
                f"({result.run_by_this_worker} by this worker), best accuracy {result.best_value}")
     _echo_table_accuracy(data, result.best_genotype)

@@ -30,7 +30,7 @@ _LAZY: dict[str, str] = {
     "make_space": "cnnlab.nas.spaces",
     "build_network": "cnnlab.nas.spaces",
     "make_strategy": "cnnlab.nas.strategies",
-    "search": "cnnlab.nas.search",
+    "search": "cnnlab.nas.run",
     "search_report": "cnnlab.nas.report",
     "replay": "cnnlab.nas.replay",
     "random_search_expected": "cnnlab.nas.replay",

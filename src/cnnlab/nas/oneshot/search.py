@@ -127,7 +127,7 @@ def search_from_options(supernet_epochs: int = 10, *, strategy: str = "oneshot",
                         blocks: int = 3, nodes: int = 8, toy_seconds: float = 0.0,
                         objectives: str | tuple[str, ...] = "accuracy", limits: Any = None, pruner: str | None = "none",
                         prefilter: str | None = None, **options: Any) -> SearchResult:
-    """:func:`oneshot_search` called with :func:`cnnlab.nas.search.search`'s keywords (what ``cnnlab search``
+    """:func:`oneshot_search` called with :func:`cnnlab.nas.search`'s keywords (what ``cnnlab search``
     passes); the options a one-shot search has no use for are refused when set (``blocks``, ``nodes``: other
     spaces' options, ignored). ``supernet_epochs``: ``--supernet-epochs``."""
     where = "search --strategy oneshot"

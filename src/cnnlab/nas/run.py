@@ -75,6 +75,7 @@ def search(
     limits: Any = None,
     pruner: str = "none",
     prefilter: str | None = None,
+    supernet_epochs: int = 10,
 ) -> SearchResult:
     """Run or resume a search; see :mod:`cnnlab.nas.engine` for the resume guarantees.
 
@@ -84,7 +85,18 @@ def search(
     A budget whose child cannot fit (training memory, size limits of :mod:`cnnlab.nas.child_size`)
     is refused before the first trial; ``max_failures`` children failing in a row stop the search.
     ``objectives``, ``limits`` (a :class:`cnnlab.nas.constraints.CostLimits`), ``pruner`` and ``prefilter``:
-    cost-aware and multi-fidelity search (:func:`cnnlab.nas.evaluate.make_goals`)."""
+    cost-aware and multi-fidelity search (:func:`cnnlab.nas.evaluate.make_goals`). ``strategy="oneshot"``
+    (``space="nb201"``): a SPOS supernet trained ``supernet_epochs`` epochs, children scored with its weights
+    (:mod:`cnnlab.nas.oneshot`)."""
+    if strategy == "oneshot":
+        from cnnlab.nas.oneshot.search import search_from_options
+
+        return search_from_options(supernet_epochs, space=space, strategy=strategy, trials=trials, data=data,
+                                   epochs_per_trial=epochs_per_trial, storage=storage, study=study, out=out,
+                                   seed=seed, worker=worker, blocks=blocks, nodes=nodes, budget=budget,
+                                   toy_seconds=toy_seconds, progress=progress, max_failures=max_failures,
+                                   heartbeat_s=heartbeat_s, noise=noise, objectives=objectives, limits=limits,
+                                   pruner=pruner, prefilter=prefilter)
     require_seed("--seed", seed, "search")
     require_choice("--strategy", strategy, tuple(STRATEGIES), "search")
     search_space = make_space(space, blocks=blocks, nodes=nodes)
