@@ -73,3 +73,35 @@ def test_no_ema_without_a_decay():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     assert attach_ema(model, optimizer, type("C", (), {"ema_decay": 0.0})()) is None
     assert STATE_KEY not in optimizer.state_dict()
+
+
+def test_a_checkpoint_of_an_ema_run_gives_the_average_it_reported(tmp_path, make_tiny_net):
+    # the run's test accuracy is the EMA's; export/create_model(weights=...) read the checkpoint through
+    # read_state_dict, so they must get those weights, not the last raw ones
+    from cnnlab.data import make_loaders
+    from cnnlab.nets.weights import read_state_dict
+    from cnnlab.train import TrainConfig, fit
+
+    bundle = make_loaders("digits", 32, image_size=8, limit_train=128, limit_val=64, limit_test=64)
+    torch.manual_seed(3)
+    config = TrainConfig(epochs=2, batch_size=32, lr=0.05, seed=3, device="cpu", ema_decay=0.9, precise_bn_batches=0)
+    result = fit(make_tiny_net(), bundle, config, out_dir=tmp_path, progress=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    state = read_state_dict(tmp_path / "checkpoint.pt")
+    assert checkpoint["state_dict"].keys() == checkpoint["model"].keys()
+    for key, value in checkpoint["optimizer"][STATE_KEY]["module"].items():
+        assert torch.equal(state[key], value), key
+    assert any(not torch.equal(state[k], v) for k, v in checkpoint["model"].items() if v.is_floating_point())
+    model = make_tiny_net()
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        hits = sum(int((model(x).argmax(1) == y).sum()) for x, y in bundle.test)
+    accuracy = hits / len(bundle.test.dataset)
+    assert accuracy == pytest.approx(result.test_acc / 100.0 if result.test_acc > 1.0 else result.test_acc)
+    # without an EMA the checkpoint's model weights are read, as before
+    fit(make_tiny_net(), bundle, TrainConfig(epochs=1, batch_size=32, seed=3, device="cpu"), out_dir=tmp_path / "raw",
+        progress=False)
+    raw = torch.load(tmp_path / "raw" / "checkpoint.pt", weights_only=True)
+    assert "state_dict" not in raw
+    assert all(torch.equal(read_state_dict(tmp_path / "raw" / "checkpoint.pt")[k], v) for k, v in raw["model"].items())

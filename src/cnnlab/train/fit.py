@@ -154,7 +154,8 @@ def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> T
     scheduler = build_scheduler(optimizer, config, len(train_loader))
     scaler = runtime.scaler()
     # the weights' EMA (config.ema_decay) rides on the optimizer: updated after each step, saved with its state
-    evaluated = evaluation_model(model, attach_ema(model, optimizer, config), config)
+    ema = attach_ema(model, optimizer, config)
+    evaluated = evaluation_model(model, ema, config)
 
     history: list[dict[str, Any]] = []
     if state is not None:
@@ -190,7 +191,8 @@ def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> T
             bar.end_epoch(_summary(record))
             if writes:
                 save_checkpoint(files.checkpoint, _checkpoint_state(epoch, model, optimizer, scheduler, scaler,
-                                                                    config, runtime, ctx, history, identity))  # fmt: skip
+                                                                    config, runtime, ctx, history, identity,
+                                                                    None if ema is None else ema.module))  # fmt: skip
                 files.append_metrics(record)
             if on_epoch_end is not None and on_epoch_end(epoch, dict(record)) is True:
                 break
@@ -223,9 +225,13 @@ def _run_epoch(epoch, net, model, train_loader, val_loader, steps, runtime, conf
     return record
 
 
-def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, runtime, ctx, history, identity
-                      ) -> dict[str, Any]:  # fmt: skip
-    return {
+def _checkpoint_state(epoch, model, optimizer, scheduler, scaler, config, runtime, ctx, history, identity,
+                      averaged=None) -> dict[str, Any]:  # fmt: skip
+    """Everything a resume needs; with an EMA of the weights (``averaged``), also ``state_dict``: the weights the
+    run's accuracy was measured with, which readers of a weights file (cnnlab.nets.weights, ``export``) take
+    before ``model`` (the raw weights, kept for the resume)."""
+    extra = {} if averaged is None else {"state_dict": averaged.state_dict()}
+    return extra | {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model_name": getattr(model, "model_name", None),  # the registered name, when built by create_model
