@@ -71,7 +71,11 @@ def _label_points(ax, points: list[ChartPoint]) -> None:
                     ha=align, va="bottom", fontsize=8, zorder=4)
 
 
-def _panel(ax, points: list[ChartPoint], colours: dict[str, tuple], title: str, xlabel: str, empty: str) -> None:
+def _panel(ax, points: list[ChartPoint], colours: dict[str, tuple], title: str, xlabel: str, empty: str,
+           recorded: list[ChartPoint] | None = None) -> None:
+    """One panel; ``recorded`` points (accuracy recorded at convergence) are drawn as hollow diamonds of the
+    same family colour and size rule, joined to the same model's point of this run by a thin line."""
+    recorded = recorded or []
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("top-1 accuracy (%)")
@@ -82,7 +86,7 @@ def _panel(ax, points: list[ChartPoint], colours: dict[str, tuple], title: str, 
         ax.set_yticks([])
         return
     ax.set_xscale("log")
-    scale = MAX_BUBBLE_AREA_PT2 / max(p.params for p in points)
+    scale = MAX_BUBBLE_AREA_PT2 / max(p.params for p in points + recorded)
     for point in points:
         ax.scatter(
             point.macs,
@@ -94,13 +98,21 @@ def _panel(ax, points: list[ChartPoint], colours: dict[str, tuple], title: str, 
             linewidths=0.6,
             zorder=3,
         )
-    xs = [p.macs for p in points]
-    ys = [p.accuracy_pct for p in points]
+    by_label = {p.label: p for p in points}
+    for point in recorded:
+        ax.scatter(point.macs, point.accuracy_pct, s=max(MIN_BUBBLE_AREA_PT2, point.params * scale), marker="D",
+                   facecolors="none", edgecolors=[colours[point.family]], linewidths=1.4, zorder=3)
+        short = by_label.get(point.label)
+        if short is not None:
+            ax.plot([short.macs, point.macs], [short.accuracy_pct, point.accuracy_pct], color=colours[point.family],
+                    linewidth=0.8, linestyle=":", zorder=2)
+    xs = [p.macs for p in points + recorded]
+    ys = [p.accuracy_pct for p in points + recorded]
     ax.set_xlim(min(xs) / 2.0, max(xs) * 2.5)
     spread = max(ys) - min(ys)
     margin = max(2.0, 0.25 * spread)
     ax.set_ylim(min(ys) - margin, max(ys) + margin)
-    _label_points(ax, points)
+    _label_points(ax, points + [p for p in recorded if p.label not in by_label])
     biggest = max(points, key=lambda p: p.params)
     ax.text(0.01, 0.01, f"bubble area ∝ params (largest: {biggest.label}, {biggest.params / 1e6:.1f}M)",
             transform=ax.transAxes, fontsize=7, color="#555555", va="bottom")
@@ -114,24 +126,35 @@ def draw_comparison_chart(
     measured_title: str,
     measured_xlabel: str,
     measured_empty: str = "no accuracy measured (run without --no-train)",
+    recorded: list[ChartPoint] | None = None,
+    recorded_caption: str = "",
 ) -> None:
-    """Draw both panels and write ``png_path`` and ``svg_path`` atomically."""
+    """Draw both panels and write ``png_path`` and ``svg_path`` atomically; ``recorded`` points (accuracy at
+    convergence recorded by a benchmark, ``recorded_caption`` saying when and how) join the measured panel."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    colours = family_colours([p.family for p in published + measured])
+    colours = family_colours([p.family for p in published + measured + (recorded or [])])
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.4), constrained_layout=True)
     _panel(left, published, colours, "Published: ImageNet-1K, 224×224", "MACs per image (log scale)",
            "no published ImageNet numbers for these models")
-    _panel(right, measured, colours, measured_title, measured_xlabel, measured_empty)
+    _panel(right, measured, colours, measured_title, measured_xlabel, measured_empty, recorded)
     handles = [
         Line2D([], [], marker="o", linestyle="", markersize=9, markerfacecolor=colour, alpha=0.7,
                markeredgecolor="black", label=family)
         for family, colour in colours.items()
     ]
+    if recorded:
+        handles += [
+            Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor="#bbbbbb", markeredgecolor="black",
+                   label="this run"),
+            Line2D([], [], marker="D", linestyle="", markersize=7, markerfacecolor="none", markeredgecolor="black",
+                   label="converged\n(recorded)"),
+        ]
+        fig.supxlabel("◇ " + recorded_caption, fontsize=7, color="#444444")
     if handles:
         fig.legend(handles=handles, title="family", loc="outside right center", fontsize=8)
     fig.suptitle("Accuracy vs multiply-accumulates (bubble area ∝ parameters)", fontsize=12)

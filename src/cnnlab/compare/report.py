@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from cnnlab.compare.diagram import Diagram
+from cnnlab.compare.recorded import RecordedRun
 from cnnlab.compare.table import MD_HEADERS, ComparisonRow, format_cell, markdown_columns
 
 __all__ = ["ModelSection", "ReportPage", "render_report", "stage_table_to_html", "markdown_table_to_html"]
@@ -61,6 +62,7 @@ class ReportPage:
     column_notes: list[tuple[str, str]] = field(default_factory=list)
     curves_svg: bytes | None = None  # learning curves (accuracy vs epoch and vs CPU seconds), when trained
     curves_note: str = ""
+    recorded: RecordedRun | None = None  # converged accuracy recorded for this data (not this run)
 
 
 def _esc(value: object) -> str:
@@ -157,6 +159,26 @@ def _curves_section(page: ReportPage) -> str:
             f'<p class="note">{_esc(page.curves_note)}</p>')  # fmt: skip
 
 
+def _recorded_section(page: ReportPage) -> str:
+    """The accuracy these networks reach at convergence, recorded by the benchmark: labelled with its date
+    and command, never mixed into the live table."""
+    run = page.recorded
+    if run is None or not run.rows:
+        return ""
+    here = {row.model for row in page.rows}
+    body = "".join(
+        f"<tr><td>{_esc(r.model)}{' (this run)' * (r.model in here)}</td><td>{r.params:,}</td>"
+        f"<td>{r.macs / 1e6:.2f} M</td><td>{r.test_top1:.2f}</td>"
+        f"<td>{'—' if r.test_top1_2sigma is None else f'± {r.test_top1_2sigma:.2f}'}</td></tr>"
+        for r in sorted(run.rows, key=lambda r: r.macs))
+    return ("<h2>At convergence (recorded)</h2>"
+            f'<p class="note">Not measured by this run: {_esc(run.caption)}, on {_esc(run.data)} at '
+            f"{run.image_size}×{run.image_size}, every training image, the full test set. The chart draws them "
+            "as hollow diamonds.</p>"
+            "<table><tr><th>model</th><th>params</th><th>MACs</th><th>test top-1 %</th><th>binomial 2σ</th></tr>"
+            f"{body}</table>")  # fmt: skip
+
+
 def render_report(page: ReportPage) -> str:
     """The whole page as one HTML string."""
     meta = "".join(f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in page.meta)
@@ -175,6 +197,7 @@ def render_report(page: ReportPage) -> str:
         f'<ul class="note">{column_notes}</ul>'
         '<h2>Accuracy vs MACs</h2><div class="chart">'
         f'<img alt="accuracy vs MACs chart" src="data:image/svg+xml;base64,{chart}"></div>'
+        + _recorded_section(page)
         + _curves_section(page)
         + f'<h2>Models</h2><p class="note">{toc}</p>'
         + "".join(_model_section(m) for m in page.models)

@@ -37,6 +37,7 @@ from cnnlab.compare.error_bars import binomial_two_sigma_pct, seed_sd_pct
 from cnnlab.compare.latency import cpu_model
 from cnnlab.compare.measure import LatencySettings, measure_compute, stage_table_of
 from cnnlab.compare.published import published_facts
+from cnnlab.compare.recorded import RecordedRun, load_recorded
 from cnnlab.compare.report import ModelSection, ReportPage, render_report, stage_table_to_html
 from cnnlab.compare.specs import ModelSpec
 from cnnlab.compare.structure import describe_structure
@@ -435,6 +436,7 @@ def _write_outputs(
                                            "report.html")}
     published, measured = _chart_points(rows)
     input_text = "x".join(map(str, input_chw))
+    recorded = _recorded_for(budget, input_chw)
     measured_title = f"Measured here: {budget.data if budget else config.data}, {input_text}"
     if budget:
         measured_title += f", {budget.epochs} epoch{'s' * (budget.epochs != 1)}, {rows[0].train_images} images"
@@ -442,6 +444,9 @@ def _write_outputs(
         draw_comparison_chart(
             published, measured, files["comparison.png"], files["comparison.svg"],
             measured_title=measured_title, measured_xlabel=f"MACs per image at {input_text} (log scale)",
+            recorded=None if recorded is None else [
+                ChartPoint(r.model, r.family, r.macs, r.test_top1, r.params) for r in recorded.rows],
+            recorded_caption="" if recorded is None else recorded.caption,
         )  # fmt: skip
     meta = [
         ("dataset", str(budget.data if budget else config.data)),
@@ -465,10 +470,19 @@ def _write_outputs(
         column_notes=COLUMN_NOTES,
         curves_svg=curves_svg,
         curves_note=curves_note,
+        recorded=recorded,
     )
     with writing(files["report.html"]):
         atomic_write_text(files["report.html"], render_report(page))
     return files
+
+
+def _recorded_for(budget: TrainBudget | None, input_chw: tuple[int, int, int]) -> RecordedRun | None:
+    """The converged accuracies recorded for this data and square image size, shown beside a short run
+    (a converged run shows only its own)."""
+    if budget is None or budget.name == "converged" or input_chw[1] != input_chw[2]:
+        return None
+    return load_recorded(budget.data, input_chw[1])
 
 
 def _budget_text(budget: TrainBudget | None, rows: list[ComparisonRow]) -> str:
