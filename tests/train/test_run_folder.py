@@ -137,3 +137,28 @@ def test_mismatch_lists_unexpected_keys_and_counts_the_rest():
     assert text.startswith("missing keys (1): bias; unexpected keys (12): extra.0, extra.1")
     assert text.endswith("extra.9 and 2 more")
     assert state_dict_mismatch(model, model.state_dict()) == ""
+
+
+def test_a_folder_another_process_is_training_into_is_refused(digits, tmp_path, make_tiny_net):
+    # a second writer would interleave its checkpoints with the first one's; the folder is flock-ed by the
+    # run (another open file description, as another process would have, is refused the same way)
+    from cnnlab.locks import hold_folder_lock
+
+    held = hold_folder_lock(tmp_path, "held")
+    with pytest.raises(ConfigError, match="is being written by another process; wait for it"):
+        fit(make_tiny_net(), digits, CONFIG, out_dir=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+    held.release()
+    fit(make_tiny_net(), digits, CONFIG, out_dir=tmp_path, progress=False)
+    # the run released its lock when it ended: the folder can be taken again
+    hold_folder_lock(tmp_path, "held").release()
+    # a folder that does not exist yet is locked once it is created
+    seen = []
+
+    def try_second_writer(epoch, record):
+        with pytest.raises(ConfigError, match="is being written by another process"):
+            hold_folder_lock(tmp_path / "new", "is being written by another process")
+        seen.append(epoch)
+
+    fit(make_tiny_net(), digits, CONFIG, out_dir=tmp_path / "new", progress=False, on_epoch_end=try_second_writer)
+    assert seen == [1, 2]

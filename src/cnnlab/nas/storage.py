@@ -16,14 +16,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import errno
 import hashlib
 import inspect
 import os
 import random
-import socket
 import time
 import warnings
 from pathlib import Path
@@ -34,6 +31,7 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import ConfigError
+from cnnlab.locks import HeldLock, hold_file_lock
 
 __all__ = ["HEARTBEAT_S", "GRACE_BEATS", "MAX_RETRIES", "HeartbeatJournalStorage", "HeartbeatRDBStorage",
            "journal_path",
@@ -190,17 +188,7 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, load_only: bool 
     return optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
 
 
-class WorkerName:
-    """A worker name held for one study while the worker runs; released by :meth:`release` or
-    by the process ending (kill -9 included)."""
-
-    def __init__(self, release: Any) -> None:
-        self._release = release
-
-    def release(self) -> None:
-        if self._release is not None:
-            self._release()
-            self._release = None
+WorkerName = HeldLock  # a worker name held for one study while the worker runs (cnnlab.locks)
 
 
 def hold_worker_name(url: str | None, out: str | os.PathLike[str], study: str, name: str) -> WorkerName:
@@ -213,7 +201,7 @@ def hold_worker_name(url: str | None, out: str | os.PathLike[str], study: str, n
         return _hold_advisory_lock(url, int.from_bytes(digest[:8], "big", signed=True), refused)
     lock_dir = path.parent if path is not None else Path(out)
     lock_file = lock_dir / f".{path.name if path is not None else 'rdb'}.worker-{digest.hex()[:16]}.lock"
-    return _hold_file_lock(lock_file, refused)
+    return hold_file_lock(lock_file, refused, what="worker lock")
 
 
 def _backend_name(url: str) -> str:
@@ -244,48 +232,5 @@ def _hold_advisory_lock(url: str, key: int, refused: str) -> WorkerName:
     def release() -> None:
         connection.close()  # ends the session, which releases the advisory lock
         engine.dispose()
-
-    return WorkerName(release)
-
-
-def _hold_file_lock(lock_file: Path, refused: str) -> WorkerName:
-    """An exclusive ``flock`` on ``lock_file`` holding the holder's pid and host; a folder that cannot be
-    written (read-only, full disk) is a ConfigError naming the lock file."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): names are not checked
-        return WorkerName(None)
-
-    def unwritable(exc: OSError) -> ConfigError:
-        return ConfigError(f"cannot write the worker lock {str(lock_file)!r}: {exc.strerror or exc}")
-
-    try:
-        handle = open(lock_file, "a+")  # noqa: SIM115 - held open until release
-    except OSError as exc:
-        raise unwritable(exc) from None
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):  # not "another process holds it"
-            handle.close()
-            raise unwritable(exc) from None
-        handle.seek(0)
-        holder = handle.read().strip()
-        handle.close()
-        raise ConfigError(refused.format(where=f" ({holder})" if holder else "")) from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                     f"{datetime.datetime.now().isoformat(timespec='seconds')}")
-        handle.flush()
-    except OSError as exc:  # a full disk: the lock is held but its note cannot be written
-        with contextlib.suppress(OSError):
-            handle.close()
-        raise unwritable(exc) from None
-
-    def release() -> None:
-        with contextlib.suppress(OSError):  # a buffered note that a full disk refuses is not worth a traceback
-            handle.close()  # closing the file drops the lock; the file stays for the next holder
 
     return WorkerName(release)

@@ -18,6 +18,7 @@ from torch import nn
 
 from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import ConfigError
+from cnnlab.locks import hold_folder_lock
 from cnnlab.train.checkpoint import (
     CHECKPOINT_FORMAT,
     capture_rng_state,
@@ -132,17 +133,40 @@ def fit(
     if (resume or overwrite) and out_dir is None:
         raise ConfigError("fit: resume=True and overwrite=True need out_dir (the run folder)")
     ctx = init_distributed(want_cuda=config.device != "cpu")
+    lock = _RunFolderLock()
     try:
-        return _fit(model, bundle, config, out_dir, (resume, overwrite), progress, on_epoch_end, ctx)
+        return _fit(model, bundle, config, out_dir, (resume, overwrite), progress, on_epoch_end, ctx, lock)
     finally:
+        lock.release()
         ctx.close()
 
 
-def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> TrainResult:
+class _RunFolderLock:
+    """One writer per run folder: a second process training into a folder that a live run is writing is
+    refused (ConfigError naming the holder) instead of interleaving its checkpoints. Held from before the
+    folder is read (when it exists) to the end of the run; dropped by the kernel if the process dies."""
+
+    def __init__(self) -> None:
+        self._held = None
+
+    def hold(self, folder: Path) -> None:
+        if self._held is None:
+            self._held = hold_folder_lock(folder, f"run folder {str(folder)!r} is being written by another "
+                                          "process; wait for it to finish or choose another folder")
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
+
+
+def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx, lock) -> TrainResult:
     runtime = resolve_runtime(config.device, config.amp, config.channels_last, ctx.local_rank)
     files = RunFiles(out_dir) if out_dir is not None else None
     writes = files is not None and ctx.is_main
     identity = run_identity(model, bundle)
+    if writes and files.root.is_dir():
+        lock.hold(files.root)  # before the folder's run is read (and, with overwrite, removed)
     state = None
     if files is not None:
         state = open_run(files, config, identity, ctx.world_size, *mode, removes=ctx.is_main)
@@ -168,6 +192,7 @@ def _fit(model, bundle, config, out_dir, mode, progress, on_epoch_end, ctx) -> T
     net = _wrap_ddp(model, runtime, ctx)
     if writes and not finished:
         prepare_folder(files.root, "run folder")
+        lock.hold(files.root)
         files.write_json(files.config, {"config": config.to_dict(), "model": type(model).__name__,
                                         "data": bundle.name, "world_size": ctx.world_size,
                                         "identity": identity})  # fmt: skip
