@@ -57,6 +57,15 @@ def _training_seconds(run_dir: Path) -> float:
     return sum(float(r.get("epoch_seconds", 0.0)) for r in lines)
 
 
+def converged_config(out: Path, epochs: int | None, title: str, limit_train: int | None = None,
+                     limit_eval: int | None = None, seeds: int = 1) -> CompareConfig:
+    """The recorded comparison's configuration (Fashion-MNIST at 32x32, the converged recipe, E epochs; None: the
+    recipe's own): every run trained under it shares one budget, whichever script starts it."""
+    return CompareConfig(out=out, data="fashion-mnist", image_size=32, budget="converged", epochs=epochs,
+                         limit_train=limit_train, limit_eval=limit_eval, seeds=seeds,
+                         latency=LatencySettings(warmup=1, repeats=3, threads=1), title=title)
+
+
 def main() -> None:
     parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--seeds", type=int, default=1, help="seeds per network (the seed spread needs ≥ 2)")
@@ -72,10 +81,8 @@ def main() -> None:
     models = MODELS + (["vgg11_bn"] if args.with_vgg else []) + args.extra
     out = REPO / "reports" / ("converged_quick" if args.quick else "converged")
     started = time.perf_counter()
-    config = CompareConfig(out=out, data="fashion-mnist", image_size=32, budget="converged", epochs=cfg["epochs"],
-                           limit_train=cfg["limit_train"], limit_eval=cfg["limit_eval"], seeds=args.seeds,
-                           latency=LatencySettings(warmup=1, repeats=3, threads=1),
-                           title="Fashion-MNIST at convergence" + (" (quick)" if args.quick else ""))  # fmt: skip
+    config = converged_config(out, cfg["epochs"], "Fashion-MNIST at convergence" + (" (quick)" if args.quick else ""),
+                              cfg["limit_train"], cfg["limit_eval"], args.seeds)
     result = run_compare(specs_from_registry(models), config, Console(stderr=True))
     seconds = time.perf_counter() - started
     trained_s = sum(_training_seconds(out / "runs" / row.model) for row in result.rows)

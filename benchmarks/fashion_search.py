@@ -32,10 +32,13 @@ import optuna
 import torch
 from rich.console import Console
 
-from cnnlab.compare import CompareConfig, LatencySettings, run_compare, specs_from_registry
+from cnnlab.compare import run_compare, specs_from_registry
 from cnnlab.compare.error_bars import binomial_two_sigma_pct
 from cnnlab.compare.recorded import load_recorded
+from cnnlab.compare.specs import model_label
+from cnnlab.nas.storage import make_storage, open_study
 from common import add_common_args, machine_info_markdown, markdown_table, write_markdown
+from converged import MODELS, converged_config
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "reports" / "fashion_search"
@@ -47,7 +50,7 @@ SEARCH_ARGS = ["--space", "nb201", "--data", "fashion-mnist", "--strategy", "tpe
                "--max-params", "1e6", "--pruner", "sha", "--prefilter", "synflow:8", "--seed", "0",
                "--out", "reports/fashion_search", "--no-progress"]  # fmt: skip
 TARGET_TOP1, TARGET_PARAMS = 94.5, 1_000_000
-LECTURE = ("resnet18", "mobilenet_v1", "mobilenet_v2", "googlenet", "vgg11_bn")
+LECTURE = (*MODELS, "vgg11_bn")
 
 
 def _run(command: list[str], threads: int | None) -> None:
@@ -57,9 +60,7 @@ def _run(command: list[str], threads: int | None) -> None:
 
 
 def _search_table() -> tuple[list[list[object]], float, optuna.trial.FrozenTrial]:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-        str(OUT / "optuna-journal.log")))
-    study = optuna.load_study(study_name=STUDY, storage=storage)
+    study = open_study(STUDY, make_storage(None, OUT, must_exist=True), load_only=True)
     trials = study.trials
     finished = [t for t in trials if t.datetime_complete is not None]
     wall_s = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in trials
@@ -82,10 +83,7 @@ def _found_at_recipe_epochs(threads: int | None):  # noqa: ANN202 - a Comparison
     """The found network under the converged recipe's own epochs, in reports/converged20 (resumes)."""
     if threads:
         torch.set_num_threads(threads)
-    config = CompareConfig(out=REPO / "reports" / "converged20", data="fashion-mnist", image_size=32,
-                           budget="converged", epochs=None, seeds=1,
-                           latency=LatencySettings(warmup=1, repeats=3, threads=1),
-                           title="Fashion-MNIST at convergence (recipe's 20 epochs)")
+    config = converged_config(REPO / "reports" / "converged20", None, "Fashion-MNIST at convergence (recipe's epochs)")
     return run_compare(specs_from_registry([FOUND_SPEC]), config, Console(stderr=True)).rows[0]
 
 
@@ -112,8 +110,7 @@ def main() -> None:
     full = _found_at_recipe_epochs(args.threads)
     record = load_recorded("fashion-mnist", 32)
     rows = {row.model: row for row in record.rows}
-    found_label = next(label for label in rows if label.startswith("nb201"))
-    found = rows[found_label]
+    found = rows[model_label(FOUND_SPEC)]
     table, verdicts = [], []
     for row in sorted(record.rows, key=lambda r: r.macs):
         table.append([row.model, f"{row.params / 1e6:.3f} M", f"{row.macs / 1e6:.2f} M", f"{row.test_top1:.2f}",

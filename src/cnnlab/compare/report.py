@@ -65,6 +65,11 @@ class ReportPage:
     recorded: RecordedRun | None = None  # converged accuracy recorded for this data (not this run)
 
 
+def safe_name(name: str) -> str:
+    """A model name as an HTML id and a file name: every character but letters, digits, ``_`` and ``-`` → ``-``."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -140,7 +145,7 @@ def _model_section(section: ModelSection) -> str:
         if section.diagram is not None
         else '<p class="note">No diagram.</p>'
     )
-    anchor = re.sub(r"[^A-Za-z0-9_-]", "-", section.name)
+    anchor = safe_name(section.name)
     link = f' · <a href="{_esc(section.explore_href)}">explore this network</a>' if section.explore_href else ""
     return (
         f'<section class="model" id="model-{anchor}"><h3>{_esc(section.name)}</h3>'
@@ -185,7 +190,7 @@ def render_report(page: ReportPage) -> str:
     chart = base64.b64encode(page.chart_svg).decode("ascii")
     column_notes = "".join(f"<li><b>{_esc(k)}</b>: {_esc(v)}</li>" for k, v in page.column_notes)
     toc = " · ".join(
-        f'<a href="#model-{re.sub(r"[^A-Za-z0-9_-]", "-", m.name)}">{_esc(m.name)}</a>' for m in page.models
+        f'<a href="#model-{safe_name(m.name)}">{_esc(m.name)}</a>' for m in page.models
     )
     return (
         "<!DOCTYPE html>\n"

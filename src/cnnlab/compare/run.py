@@ -12,7 +12,6 @@ Budgets (``budget``): ``"demo"``, the short run whose options the caller sets (`
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,7 +37,7 @@ from cnnlab.compare.latency import cpu_model
 from cnnlab.compare.measure import LatencySettings, measure_compute, stage_table_of
 from cnnlab.compare.published import published_facts
 from cnnlab.compare.recorded import RecordedRun, load_recorded
-from cnnlab.compare.report import ModelSection, ReportPage, render_report, stage_table_to_html
+from cnnlab.compare.report import ModelSection, ReportPage, render_report, safe_name, stage_table_to_html
 from cnnlab.compare.specs import ModelSpec
 from cnnlab.compare.structure import describe_structure
 from cnnlab.compare.table import ComparisonRow, rows_to_csv, rows_to_markdown
@@ -219,7 +218,7 @@ def _write_explorer(model: torch.nn.Module, name: str, input_chw: tuple[int, ...
     """The model's ``cnnlab explore`` page beside the report (no effective fields: no image); its relative link."""
     from cnnlab.explore import explore
 
-    page = out / "explore" / f"{re.sub(r'[^A-Za-z0-9_-]', '-', name)}.html"
+    page = out / "explore" / f"{safe_name(name)}.html"
     with writing(page, "the explorer page"):
         page.parent.mkdir(parents=True, exist_ok=True)
         explore(model, (1, *input_chw), out=page, name=name, effective=False)

@@ -143,7 +143,7 @@ def fit(
 
 class _RunFolderLock:
     """One writer per run folder: a second process training into a folder that a live run is writing is
-    refused (ConfigError naming the holder) instead of interleaving its checkpoints. Held from before the
+    refused (ConfigError naming the folder) instead of interleaving its checkpoints. Held from before the
     folder is read (when it exists) to the end of the run; dropped by the kernel if the process dies."""
 
     def __init__(self) -> None:
