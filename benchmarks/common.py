@@ -62,8 +62,8 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, thr
 def interleaved_medians(
     fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
 ) -> dict[str, float]:
-    """Median seconds per variant, one call of each in turn per round, in an order that rotates by one
-    each round (fairer on a loaded machine; see ``interleaved_median_seconds``).
+    """Median seconds per variant, one call of each in turn per round, in balanced orders (each variant
+    first, and right after each other one, equally often; see ``interleaved_median_seconds``).
 
     Grad mode is left as the caller has it, so forward+backward passes can be timed too.
     """

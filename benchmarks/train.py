@@ -5,7 +5,7 @@
 ResNet-18 (10 classes) on Fashion-MNIST padded to 32x32 and repeated to 3 channels (digits resized to
 32x32 when Fashion-MNIST is not installed). Each variant trains one epoch of the same batches per round
 from the same initial weights, with SGD (momentum 0.9, weight decay) and a per-step cosine schedule; the
-variants are timed in turn within each round (the order rotating by one each round) after a warm-up
+variants are timed in turn within each round (in balanced orders: each variant first, and right after each other one, equally often) after a warm-up
 round, and images/second is the median over rounds of the training loop's time alone (no evaluation).
 The bare loop gets batches already on the device as float tensors; the trainer builds them from uint8
 storage on the fly. The trainer runs NCHW like the bare loop, plus one variant with channels_last and
@@ -30,6 +30,7 @@ from torch import nn
 import cnnlab
 from cnnlab.data import make_loaders
 from cnnlab.errors import ConfigError
+from cnnlab.timing import balanced_orders
 from cnnlab.train import TrainConfig, fit
 from common import add_common_args, machine_info_markdown, markdown_table, pin_threads, write_markdown
 
@@ -113,9 +114,9 @@ def measure(fns: dict[str, Callable[[], tuple[float, float]]], rounds: int) -> d
         fn()
     rates: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
     names = list(fns)
+    orders = balanced_orders(len(names))  # no variant always runs first or right after the same one
     for r in range(rounds):
-        shift = r % len(names)  # the order rotates: no variant always runs first or after the same one
-        for name in names[shift:] + names[:shift]:
+        for name in (names[i] for i in orders[r % len(orders)]):
             rates[name].append(fns[name]())
         log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{v[-1][0]:.0f}/{v[-1][1]:.0f}" for v in rates.values()))
     return rates
@@ -145,7 +146,7 @@ def render(rates: dict[str, list[tuple[float, float]]], cfg: dict, bundle, quick
         "# Training throughput: cnnlab trainer vs bare PyTorch loop vs torchvision",
         f"Made by `{command}`. {bundle.name}, {len(bundle.train.dataset)} images per epoch at 32x32x3, "
         f"batch {cfg['batch_size']}, SGD + cosine; median over {cfg['rounds']} rounds after a warm-up round, "
-        "variants timed in turn within each round, the order rotating by one each round. Images per wall-clock second, and per CPU second of the "
+        "variants timed in turn within each round, in balanced orders (cnnlab.timing.balanced_orders). Images per wall-clock second, and per CPU second of the "
         "process (steadier when other jobs share the cores). x bare = relative to the bare loop on "
         "cnnlab's resnet18 (higher is faster).",
         machine_info_markdown(),

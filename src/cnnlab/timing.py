@@ -18,8 +18,8 @@ import torch
 from cnnlab.arith.checks import require_int
 from cnnlab.errors import ConfigError
 
-__all__ = ["interleaved_median_seconds", "max_threads", "median_seconds", "pinned_threads", "require_threads",
-           "timed_seconds"]  # fmt: skip
+__all__ = ["balanced_orders", "interleaved_median_seconds", "max_threads", "median_seconds", "pinned_threads",
+           "require_threads", "timed_seconds"]  # fmt: skip
 
 
 def max_threads() -> int:
@@ -92,15 +92,29 @@ def median_seconds(
     return statistics.median(timed_seconds(fn, repeats, warmup, threads, inference))
 
 
+def balanced_orders(n: int) -> list[list[int]]:
+    """Orders of ``range(n)`` in which, over the whole list, each index comes first equally often and each
+    ordered pair is adjacent equally often: Williams' balanced Latin square (Williams 1949, Aust. J. Sci.
+    Res. A 2:149), n rows for even n, n rows and their reverses for odd n."""
+    if n < 2:
+        return [list(range(n))]
+    first = [0] + [(j + 1) // 2 if j % 2 else n - j // 2 for j in range(1, n)]
+    rows = [[(i + shift) % n for i in first] for shift in range(n)]
+    return rows + [row[::-1] for row in rows] if n % 2 else rows
+
+
 def interleaved_median_seconds(
     fns: Mapping[str, Callable[[], object]], repeats: int = 5, warmup: int = 1, inference: bool = True
 ) -> dict[str, float]:
     """Median seconds per candidate, one call of each in turn per round, so that load from other
     processes falls on all candidates alike (under inference mode unless ``inference=False``).
 
-    The order rotates by one place each round, so every candidate runs equally often right after
-    each other one: what a call leaves behind (caches, allocator state, a hot matmul) does not
-    always favour or penalise the same candidate.
+    Round ``r`` calls the candidates in the order ``balanced_orders(n)[r % len(...)]``: over a whole
+    cycle every candidate leads equally often and runs equally often right after each other one, so
+    what a call leaves behind (caches, allocator state, a thread pool still spinning) does not always
+    favour or penalise the same candidate. (A rotation by one place would not do it: it keeps every
+    candidate's predecessor; measured here, onnxruntime run right after torch took 7.7 ms where the
+    same session took 4.9 ms after another onnxruntime call, mobilenet_v2 at 1x3x224x224.)
     """
     _check_counts(repeats, warmup, "interleaved_median_seconds")
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -109,9 +123,9 @@ def interleaved_median_seconds(
             for _ in range(warmup):
                 fn()
         names = list(fns)
+        orders = balanced_orders(len(names))
         for round_ in range(repeats if names else 0):
-            shift = round_ % len(names)
-            for name in names[shift:] + names[:shift]:
+            for name in (names[i] for i in orders[round_ % len(orders)]):
                 start = time.perf_counter()
                 fns[name]()
                 times[name].append(time.perf_counter() - start)

@@ -73,6 +73,16 @@ def test_ort_module_survives_deepcopy_and_pickle():
         torch.testing.assert_close(clone(x), fast(x))
 
 
+def test_ort_sessions_do_not_busy_wait():
+    # a spinning session took the cores from the next call (docs in cnnlab.infer.ort_module); the option is
+    # onnxruntime's documented session config key
+    from cnnlab.infer.ort_module import session_options
+
+    options = session_options(3)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (3, 1)
+
+
 def _fake_clock(ms_by_name):
     """A clock that reports fixed times, after calling each candidate once (as the real one does)."""
     calls = []
