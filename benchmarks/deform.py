@@ -2,7 +2,7 @@
 
     python benchmarks/deform.py [--quick] [--threads N] [--repeats R]
 
-Shapes of the issue ("Deformable convolution at speed"): (8, 64, 56, 56) and (32, 128, 28, 28), 3x3
+Shapes timed: (8, 64, 56, 56) and (32, 128, 28, 28), 3x3
 kernel, padding 1, as many output as input channels, offset groups 1 and 4, no mask (v1); offsets
 ~ N(0, 2^2) so that some samples fall outside the image. For each case the forward (no grad) and the
 forward + backward (gradients w.r.t. input, offset, weight and bias) are timed, the two implementations
@@ -37,7 +37,7 @@ FULL = {"shapes": [(8, 64, 56, 56), (32, 128, 28, 28)], "repeats": 5}
 QUICK = {"shapes": [(2, 16, 14, 14)], "repeats": 2}
 OFFSET_GROUPS = (1, 4)
 KERNEL, PADDING, OFFSET_STD = 3, 1, 2.0
-TARGET_SPEEDUP = 8.0  # forward+backward vs torchvision on CPU (issue 7)
+TARGET_SPEEDUP = 8.0  # forward+backward vs torchvision on CPU
 
 
 def log(message: str) -> None:
@@ -93,7 +93,7 @@ def measure(shape, offset_groups: int, repeats: int, threads: int) -> list[list[
 
 
 def targets(rows: list[list[str]]) -> list[list[str]]:
-    """The issue's target: forward+backward at least TARGET_SPEEDUP times torchvision's."""
+    """The target: forward+backward at least TARGET_SPEEDUP times torchvision's."""
     out = []
     for threads, shape, groups, label, _, _, speedup, _ in rows:
         if label == "forward+backward":

@@ -14,8 +14,8 @@ benchmarks/results/gpu.md (``--quick``: gpu_quick.md) even when a later one fail
 3. Training images/s (forward, backward, SGD step; synthetic 1x32x32 batches of 256 already on the GPU,
    channels_last) of resnet18, mobilenet_v1, mobilenet_v2, googlenet and vgg11_bn, in float32 and with
    bf16 autocast.
-4. With ``--converged-epochs E`` (E > 0): ``benchmarks/converged.py --with-vgg --epochs E`` (the comparison
-   of step 10 under the converged budget, VGG-11-BN included) on the GPU; it needs Fashion-MNIST there
+4. With ``--converged-epochs E`` (E > 0): ``benchmarks/converged.py --with-vgg --epochs E`` (the converged
+   Fashion-MNIST comparison, VGG-11-BN included) on the GPU; it needs Fashion-MNIST there
    (``CNNLAB_DATA`` pointing at a folder that holds ``fashion-mnist/``, e.g. copied into an ignored folder
    of the repository that travels with it).
 

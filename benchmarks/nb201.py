@@ -260,7 +260,7 @@ def plot(regret: dict, random_curves: dict, specs: list[Spec], path: Path) -> No
 
 
 def targets(acc: dict, specs: list[Spec]) -> tuple[list[list[str]], str]:
-    """The issue's targets at 100 noisy queries, met or missed: once for the plain strategies (no proxy), once
+    """The targets at 100 noisy queries, met or missed: once for the plain strategies (no proxy), once
     for every cnnlab strategy including the zero-cost-proxy-guided ones (the parameter baseline excluded)."""
     keys = {s.key for s in specs}
     labels = {s.key: s.label for s in specs}
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy_line,
         "",
         *sections,
-        *(["## Targets (issue 13, at 100 noisy queries)", "",
+        *(["## Targets (at 100 noisy queries)", "",
            "\"Plain strategy\": the five strategies of `cnnlab search` (random, evolution, reinforce, local, tpe), "
            "without a warm start. \"Proxy-guided included\": also the synflow warm starts and synflow-ordered "
            "neighbourhoods (zero-cost: no query is spent on a proxy score); the parameter-warm-started local search "

@@ -159,7 +159,7 @@ def render(rates: dict[str, list[tuple[float, float]]], cfg: dict, bundle, quick
         f"The default layout (channels_last=None) is a rule on the network (`cnnlab.train.layout`: channels_last "
         f"for a 2-D convolutional network fed image batches); it chose channels_last in {sum(MEASURED_LAYOUTS)} "
         f"of its {len(MEASURED_LAYOUTS)} runs (warm-up included).",
-        "## Targets (issues 5 and 7)",
+        "## Targets",
         markdown_table(["ratio", "target", "wall", "CPU time", "status (wall)", "status (CPU)"],
                        _target_rows(wall, cpu)),
     ]  # fmt: skip

@@ -1,5 +1,5 @@
 """Every ``torch.load`` in cnnlab passes ``weights_only=True``: an unsafe load of a planted file runs
-arbitrary code (issue 12). The scan reads the source with ``ast``, so no call site escapes by not
+arbitrary code. The scan reads the source with ``ast``, so no call site escapes by not
 being exercised by a test."""
 
 from __future__ import annotations

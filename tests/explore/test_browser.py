@@ -22,7 +22,7 @@ from cnnlab.explore import explore
 CHROMIUM = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = os.environ.get("CNNLAB_CHROMEDRIVER") or shutil.which("chromedriver")
 SIZE = (1, 3, 224, 224)
-OPEN_LIMIT_MS = 1000  # the "opens in under a second"
+OPEN_LIMIT_MS = 1000  # the explorer opens in under a second
 EMPTY_IDLE_MS = 150  # an empty page's load on an idle machine, at most (measured: 10-80 ms)
 
 if CHROMIUM is None or CHROMEDRIVER is None:

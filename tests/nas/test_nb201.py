@@ -34,7 +34,7 @@ FACTS = [(6111, C10_BEST, 94.3733, 73.22, 46.7111),
          (1651, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", 10.0, 1.0, 0.8333),
          (1835, "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
           54.2967, 15.6067, 16.3222)]
-# the issue (and the NB201 paper's Table 5, "optimal"): best test accuracy per dataset
+# the NB201 paper's Table 5 ("optimal"): best test accuracy per dataset
 OPTIMA = {"cifar10": 94.37, "cifar100": 73.51, "imagenet16-120": 47.31}
 
 SHARED = Path(os.environ.get("CNNLAB_NB201_SOURCE", Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -1,6 +1,6 @@
 """A weights file torch cannot load with ``weights_only=True`` is one clear ConfigError naming the file and
 what is wrong with it, and never relays torch's advice to retry with ``weights_only=False`` (that runs code
-from the file: issue 12's planted state file). torch itself is the reference: it refuses every such file."""
+from the file: a planted state file). torch itself is the reference: it refuses every such file."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ _TORCH_HEADS = (b"PK\x03\x04", b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19")
 
 def unreadable_reason(path: str | os.PathLike[str], exc: BaseException) -> str:
     """Why ``torch.load(path, weights_only=True)`` failed, in words for the user. Never relays torch's advice
-    to retry with ``weights_only=False``: that would run code from the file (issue 12, a planted state file)."""
+    to retry with ``weights_only=False``: that would run code from the file (a planted state file)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(len(_TORCH_HEADS[1]))
