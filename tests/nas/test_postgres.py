@@ -57,7 +57,7 @@ def postgres_server():
         as_user = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
                    check=True, capture_output=True)
-    # max_connections: every worker process opens its own pool; the default 100 ran out once in a full run
+    # max_connections: each worker process holds its own pool (a margin over the default 100)
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
     subprocess.run([*as_user, pg_ctl, "-D", data, "-o", options, "-l", os.path.join(root, "log"), "-w", "start"],
                    check=True, capture_output=True)
@@ -95,6 +95,16 @@ def _worker(url, out, name, space=("--space", "micro"), trials=TRIALS, toy_secon
                             stderr=subprocess.STDOUT, text=True)
 
 
+def _trials(url, study="shared"):
+    """The study's trials through a storage whose connections are closed at once: ``load_study(storage=url)``
+    builds a new engine per call, and a polling loop of them ran the server out of connections."""
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        return optuna.load_study(study_name=study, storage=storage).get_trials()
+    finally:
+        storage.engine.dispose()
+
+
 def test_schema_creation_is_safe_under_a_race(postgres_url):
     """Four workers open a fresh database at the same instant: Optuna's table creation collides
     (UniqueViolation on pg_type) unless the opening retries."""
@@ -122,8 +132,7 @@ def test_two_workers_started_at_once_on_a_fresh_database(postgres_url, tmp_path)
     outputs = [w.communicate(timeout=180)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
 
-    study = optuna.load_study(study_name="shared", storage=postgres_url)
-    trials = study.get_trials()
+    trials = _trials(postgres_url)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == TRIALS
     assert all(t.user_attrs.get("surplus") for t in trials if t.state != TrialState.COMPLETE)
@@ -147,7 +156,7 @@ def test_sigkill_one_worker_mid_trial_the_survivors_finish(postgres_url, tmp_pat
     workers["a"].wait()
     outputs = [workers[name].communicate(timeout=180)[0] for name in ("b", "c")]
     assert [workers[name].returncode for name in ("b", "c")] == [0, 0], outputs
-    budget_met_once(optuna.load_study(study_name="shared", storage=postgres_url).get_trials(), TRIALS,
+    budget_met_once(_trials(postgres_url), TRIALS,
                     running.number)
 
 
@@ -175,7 +184,7 @@ def _wait_for_trial_of(proc, name, url, completed=0):
         assert proc.poll() is None, proc.stdout.read()
         assert time.monotonic() < deadline, f"worker {name} did not start a trial in time"
         try:
-            trials = optuna.load_study(study_name="shared", storage=url).get_trials()
+            trials = _trials(url)
         except (KeyError, Exception):  # noqa: BLE001 - no schema or no study yet
             trials = []
         running = [t for t in trials
@@ -200,6 +209,6 @@ def test_a_trial_that_never_beat_is_run_again(postgres_url, tmp_path):
     result = search(space="micro", trials=3, data="toy", storage=postgres_url, out=str(tmp_path), study="s",
                     progress=False, heartbeat_s=1)
     assert result.completed == 3
-    trials = optuna.load_study(study_name="s", storage=postgres_url).get_trials()
+    trials = _trials(postgres_url, "s")
     assert trials[0].state == TrialState.FAIL
     assert [t.user_attrs["tokens"] for t in trials if t.user_attrs.get("retry_of") == 0] == [[1, 2, 3]]

@@ -19,7 +19,7 @@ from cnnlab.analysis.inspect import parse_input_size
 from cnnlab.analysis.render.report import Report, build_report
 from cnnlab.analysis.rules.base import first_tensor, has_rule_base, module_rule
 from cnnlab.analysis.walk.field import SpatialField
-from cnnlab.analysis.walk.fx import LeafTracer, WalkFailed, _FxWalker, _Single
+from cnnlab.analysis.walk.fx import LeafTracer, SingleUnit, WalkFailed, _FxWalker
 from cnnlab.analysis.walk.meta_copy import meta_copy, no_global_hooks
 from cnnlab.analysis.walk.steps import Step, Walk
 from cnnlab.errors import ConfigError
@@ -75,7 +75,7 @@ class _GraphWalker(_FxWalker):
 def _walk_fx(probe: nn.Module, args: tuple) -> tuple[Walk, _GraphWalker]:
     """:func:`cnnlab.analysis.walk.fx.walk_fx`, keeping the walker."""
     if module_rule(type(probe)) is not None or has_rule_base(type(probe)):
-        probe = _Single(probe)
+        probe = SingleUnit(probe)
     try:
         graph = LeafTracer().trace(probe)
     except ConfigError:

@@ -30,7 +30,7 @@ from torch import Tensor, fx, nn
 from torch.utils import _pytree as pytree
 
 from cnnlab.analysis.rules.base import Call, has_rule_base, module_rule
-from cnnlab.analysis.walk.fx import LeafTracer, _Single
+from cnnlab.analysis.walk.fx import LeafTracer, SingleUnit
 from cnnlab.analysis.walk.meta_copy import meta_copy
 from cnnlab.errors import ConfigError
 from cnnlab.timing import interleaved_median_seconds, median_seconds, pinned_threads
@@ -59,7 +59,7 @@ def _real_copy(model: nn.Module) -> nn.Module:
                           "move the model to the CPU first")
     copy = meta_copy(model, device="cpu")
     copy.eval()  # inference; the backward too runs with batch norm's running statistics (buffers untouched)
-    return _Single(copy) if module_rule(type(copy)) is not None or has_rule_base(type(copy)) else copy
+    return SingleUnit(copy) if module_rule(type(copy)) is not None or has_rule_base(type(copy)) else copy
 
 
 class GraphRun:

@@ -29,7 +29,7 @@ from cnnlab.analysis.walk.field import input_field
 from cnnlab.analysis.walk.steps import Walk, tensor_bytes
 from cnnlab.errors import ConfigError
 
-__all__ = ["LeafTracer", "walk_fx", "WalkFailed"]
+__all__ = ["LeafTracer", "SingleUnit", "walk_fx", "WalkFailed"]
 
 _INPLACE_FUNCTIONS = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
 
@@ -268,7 +268,7 @@ class _FxWalker:
         self.core.walk.activation_bytes, self.core.walk.peak_activation_bytes = total, peak
 
 
-class _Single(nn.Module):
+class SingleUnit(nn.Module):
     """Holds one unit so that fx sees it as a leaf call; the child is named after its type."""
 
     def __init__(self, unit: nn.Module) -> None:
@@ -286,7 +286,7 @@ def walk_fx(model: nn.Module, args: tuple, kwargs: dict) -> Walk:
     Raises :class:`WalkFailed` when tracing or a non-unit op fails; ConfigError for bad input shapes.
     """
     if module_rule(type(model)) is not None or has_rule_base(type(model)):
-        model = _Single(model)  # a single unit: walk it as the only child of a wrapper
+        model = SingleUnit(model)  # a single unit: walk it as the only child of a wrapper
     try:
         graph = LeafTracer().trace(model)
     except ConfigError:
