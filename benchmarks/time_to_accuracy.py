@@ -23,7 +23,8 @@ evaluation, the same work for both arms apart from the recipe's own).
 the cores divided by L), so that both arms of a seed run side by side under the same conditions. Every arm's
 epochs are kept in ``reports/time_to_accuracy[_quick]/<model>-<arm>-seed<k>.json`` (written atomically when
 the arm ends): a rerun with the same settings reuses them, so an interrupted run loses at most the arms in
-flight. The table is rewritten after every arm.
+flight. The table is rewritten after every arm, with every network that has kept arms under these
+settings (a run of ``--models resnet18`` keeps the found network's rows).
 
 Also measured, to decide the recipe's layout and compilation: median step time of the recipe's batch in NCHW,
 channels_last and under ``torch.compile`` (with the compile warm-up time). ``--ablate`` reruns the fast arm
@@ -340,12 +341,21 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def _reported_models(cfg: dict, models: list[str], seeds: int, folder: Path, threads: int) -> list[str]:
+    """The models asked for, then every other one with a kept arm under these settings: a run of one network
+    does not drop another's recorded results from the table."""
+    others = [m for m in MODELS if m not in models and any(
+        kept(folder, job, arm_settings(cfg, job, threads)) is not None
+        for job in (Job(m, arm, seed) for arm in ARMS for seed in range(seeds)))]
+    return list(models) + others
+
+
 def report(cfg: dict, args: argparse.Namespace, seeds: int, folder: Path, threads: int, started: float,
            step_rows: list[list[str]], ablation_rows: list[list[str]], step_threads: int) -> Path:
     """Write the results table from the kept arms (those not run yet are marked so)."""
     target = cfg["target"] / 100
     sections = []
-    for model in args.models:
+    for model in _reported_models(cfg, args.models, seeds, folder, threads):
         outcomes = {arm: [] for arm in ARMS}
         rows, common_rows = [], []
         for seed in range(seeds):
