@@ -203,34 +203,33 @@ def targets_table(rows: list[Row], batches: tuple[int, ...]) -> str:
     find = {(r.model, r.batch): r for r in rows}
     body = []
 
-    def add(text: str, value: float | None, minimum: float, shown: str, note: str = "") -> None:
-        body.append([text, "n/a" if value is None else shown, _status(value, minimum), note])
+    def add(text: str, value: float | None, minimum: float, note: str = "", percent: bool = False) -> None:
+        shown = "n/a" if value is None else f"{100 * value:.0f}%" if percent else f"{value:.3f}x"
+        body.append([text, shown, _status(value, minimum), note])
 
     for r in rows:
         value = _speedup(r, "cnnlab")
-        add(f"cnnlab eager ≥ {EAGER_TARGET}x torchvision eager, {r.model} batch {r.batch}", value, EAGER_TARGET,
-            f"{value:.3f}x" if value else "")
+        add(f"cnnlab eager ≥ {EAGER_TARGET}x torchvision eager, {r.model} batch {r.batch}", value, EAGER_TARGET)
     for what, model, index, variant, minimum in SPEEDUP_TARGETS:
         row = find.get((model, batches[index]))
         value = None if row is None else _speedup(row, variant)
-        add(f"{what} ≥ {minimum}x, {model} batch {batches[index]}", value, minimum, f"{value:.3f}x" if value else "")
+        add(f"{what} ≥ {minimum}x, {model} batch {batches[index]}", value, minimum)
     model, index, variant, minimum = PEAK_TARGET
     row = find.get((model, batches[index]))
     value = None if row is None else _peak_fraction(row, variant)
     add(f"{variant} ≥ {100 * minimum:.0f}% of matmul peak, {model} batch {batches[index]}", value, minimum,
-        f"{100 * value:.0f}%" if value else "")
+        percent=True)
     for r in rows:
         value = _relative(r, "auto", "onnxruntime")
         add(f"auto ≥ {AUTO_VS_ORT_TARGET}x onnxruntime, {r.model} batch {r.batch}", value, AUTO_VS_ORT_TARGET,
-            f"{value:.3f}x" if value else "", f"auto picked {r.auto_backend}")
+            f"auto picked {r.auto_backend}")
     for what, model, index, variant, minimum in AUTO_TARGETS:
         row = find.get((model, batches[index]))
         value = None if row is None else _speedup(row, variant)
         ort = None if row is None else _speedup(row, "onnxruntime")
         note = "" if row is None else (f"{_needed_rate(row, minimum)}; onnxruntime, the fastest runtime here, "
                                        f"reached {ort:.2f}x ({100 * _peak_fraction(row, 'onnxruntime'):.0f}%)")
-        add(f"{what} ≥ {minimum}x, {model} batch {batches[index]}", value, minimum, f"{value:.3f}x" if value else "",
-            note)
+        add(f"{what} ≥ {minimum}x, {model} batch {batches[index]}", value, minimum, note)
     return markdown_table(["target", "measured", "status", "note"], body)
 
 

@@ -257,16 +257,15 @@ def run_arm(cfg: dict, job: Job, folder: Path, threads: int) -> None:
     atomic_write_text(folder / f"{job.name}.json", json.dumps(record, indent=1) + "\n")
 
 
-def run_jobs(jobs: list[Job], args: argparse.Namespace, folder: Path, threads: int, lanes: int,
-             written: Callable[[], None]) -> None:
-    """Run the jobs ``lanes`` at a time as child processes (``--arm-job``); ``written()`` after each ends."""
+def run_jobs(jobs: list[Job], child_flags: list[str], threads: int, lanes: int, written: Callable[[], None]) -> None:
+    """Run the jobs ``lanes`` at a time as child processes (``--arm-job`` plus ``child_flags``); ``written()``
+    after each ends."""
     waiting, running = list(jobs), {}
     while waiting or running:
         while waiting and len(running) < lanes:
             job = waiting.pop(0)
             command = [sys.executable, __file__, "--arm-job", job.model, job.arm, str(job.seed),
-                       "--threads", str(threads), "--max-plain-epochs", str(args.max_plain_epochs_value)]
-            command += ["--quick"] if args.quick else []
+                       "--threads", str(threads), *child_flags]
             log(f"  start {job.name} ({threads} thread(s))")
             running[job] = subprocess.Popen(command, cwd=REPO)
         time.sleep(1.0)
@@ -341,28 +340,23 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
-def _reported_models(cfg: dict, models: list[str], seeds: int, folder: Path, threads: int) -> list[str]:
-    """The models asked for, then every other one with a kept arm under these settings: a run of one network
-    does not drop another's recorded results from the table."""
-    others = [m for m in MODELS if m not in models and any(
-        kept(folder, job, arm_settings(cfg, job, threads)) is not None
-        for job in (Job(m, arm, seed) for arm in ARMS for seed in range(seeds)))]
-    return list(models) + others
-
-
 def report(cfg: dict, args: argparse.Namespace, seeds: int, folder: Path, threads: int, started: float,
            step_rows: list[list[str]], ablation_rows: list[list[str]], step_threads: int) -> Path:
     """Write the results table from the kept arms (those not run yet are marked so)."""
     target = cfg["target"] / 100
+    kept_arms = {job: kept(folder, job, arm_settings(cfg, job, threads))
+                 for job in (Job(m, arm, seed) for m in MODELS for arm in ARMS for seed in range(seeds))}
+    # the models asked for, then every other one with kept arms: a run of one network keeps another's rows
+    models = list(args.models) + [m for m in MODELS if m not in args.models
+                                  and any(h is not None for job, h in kept_arms.items() if job.model == m)]
     sections = []
-    for model in _reported_models(cfg, args.models, seeds, folder, threads):
+    for model in models:
         outcomes = {arm: [] for arm in ARMS}
         rows, common_rows = [], []
         for seed in range(seeds):
             cells, histories = [seed], {}
             for arm in ("fast", "plain"):
-                job = Job(model, arm, seed)
-                histories[arm] = kept(folder, job, arm_settings(cfg, job, threads))
+                histories[arm] = kept_arms[Job(model, arm, seed)]
                 outcome = None if histories[arm] is None else _outcome(histories[arm], target)
                 if outcome is not None:
                     outcomes[arm].append(outcome)
@@ -427,7 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg = dict(QUICK if args.quick else FULL)
     if args.max_plain_epochs is not None:
         cfg["max_plain_epochs"] = args.max_plain_epochs
-    args.max_plain_epochs_value = cfg["max_plain_epochs"]
     folder = REPO / "reports" / ("time_to_accuracy_quick" if args.quick else "time_to_accuracy")
     if args.compile_probe is not None:
         pin_threads(args.threads)
@@ -459,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = [job for job in jobs if kept(folder, job, arm_settings(cfg, job, threads)) is None]
     log(f"  {len(jobs) - len(todo)} arm(s) kept from an earlier run, {len(todo)} to run")
     written()
-    run_jobs(todo, args, folder, threads, args.lanes, written)
+    child_flags = ["--max-plain-epochs", str(cfg["max_plain_epochs"])] + (["--quick"] if args.quick else [])
+    run_jobs(todo, child_flags, threads, args.lanes, written)
     if args.ablate:
         pin_threads(threads)
         model = args.models[0]
